@@ -1,0 +1,410 @@
+'use strict'
+
+const { Logger } = require('@vendure/core')
+const { NativeSessionCacheStrategy } = require('..')
+const f = require('./fixtures')
+
+const cacheWith = (label, options = {}) => new NativeSessionCacheStrategy({ name: f.storeName(label), ...options })
+
+describe('exact round-trips', () => {
+  const cases = [
+    ['an anonymous session', () => f.anonymousSession()],
+    ['a customer session with numeric ids', () => f.customerSession()],
+    ['a superadmin with two channels', () => f.superadminSession()],
+    ['an API-key session with a bcrypt-hash token', () => f.apiKeySession()],
+    [
+      'string ids (UUID primary keys) stay strings',
+      () => {
+        const s = f.customerSession()
+        return {
+          ...s,
+          id: '6a1e7a42-0000-4000-8000-000000000001',
+          activeOrderId: '981',
+          activeChannelId: 'c1',
+          user: { ...s.user, id: '77', channelPermissions: [{ ...s.user.channelPermissions[0], id: '1' }] },
+        }
+      },
+    ],
+    ['numeric strings stay strings and numbers stay numbers', () => ({ ...f.customerSession(), id: '12', activeOrderId: 12 })],
+    ['null optional fields stay null', () => ({ ...f.anonymousSession(), activeOrderId: null, activeChannelId: null })],
+    [
+      'absent optional fields stay absent',
+      () => {
+        const { activeOrderId, activeChannelId, ...rest } = f.anonymousSession()
+        return rest
+      },
+    ],
+    [
+      'extra nested JSON properties survive',
+      () => ({
+        ...f.customerSession(),
+        customFields: { locale: 'de', flags: [true, false, null], nested: { depth: { n: -1.5e-7, big: 2 ** 53 - 1 } } },
+        tags: [],
+        note: '',
+        emoji: 'snowman \u2603 and \ud83d\ude00',
+      }),
+    ],
+    ['an expires far in the future', () => ({ ...f.customerSession(), expires: new Date(8.64e15) })],
+    ['fractional cacheExpiry keeps its precision', () => ({ ...f.customerSession(), cacheExpiry: 1795530462.7219872 })],
+  ]
+
+  test.each(cases)('%s', (_label, make) => {
+    const cache = cacheWith('roundtrip')
+    const session = make()
+    cache.set(session)
+    const back = cache.get(session.token)
+    expect(back).toStrictEqual(session)
+    expect(back.expires).toBeInstanceOf(Date)
+    expect(back.expires.getTime()).toBe(session.expires.getTime())
+    expect(back).not.toBe(session)
+  })
+
+  test('an undefined property comes back absent, as JSON drops it', () => {
+    const cache = cacheWith('undefined-prop')
+    const session = { ...f.anonymousSession(), activeOrderId: undefined }
+    cache.set(session)
+    const back = cache.get(session.token)
+    expect(back).toEqual(session)
+    expect('activeOrderId' in back).toBe(false)
+  })
+
+  test('every get returns a fresh object: mutating one does not change the cache', () => {
+    const cache = cacheWith('fresh')
+    const session = f.customerSession()
+    cache.set(session)
+    const first = cache.get(session.token)
+    first.user.channelPermissions[0].permissions.push('SuperAdmin')
+    first.expires.setFullYear(1990)
+    expect(cache.get(session.token)).toStrictEqual(session)
+  })
+
+  test('a later set replaces the value; the session object passed in is not kept', () => {
+    const cache = cacheWith('overwrite')
+    const session = f.customerSession()
+    cache.set(session)
+    session.activeOrderId = 1000
+    expect(cache.get(session.token).activeOrderId).toBe(981)
+    cache.set(session)
+    expect(cache.get(session.token).activeOrderId).toBe(1000)
+  })
+})
+
+describe('bad input', () => {
+  let warn
+  beforeEach(() => {
+    warn = jest.spyOn(Logger, 'warn').mockImplementation(() => {})
+  })
+  afterEach(() => warn.mockRestore())
+
+  const noToken = [
+    ['null', null],
+    ['undefined', undefined],
+    ['a number', 42],
+    ['a string', 'abc'],
+    ['an object without token', { cacheExpiry: 1, expires: new Date() }],
+    ['an empty token', { ...f.customerSession(), token: '' }],
+    ['a numeric token', { ...f.customerSession(), token: 1234 }],
+    ['a String object token', { ...f.customerSession(), token: new String('abc') }],
+  ]
+
+  test.each(noToken)('set(%s) throws a TypeError naming the problem and changes nothing', (_label, input) => {
+    const cache = cacheWith('no-token')
+    const kept = f.customerSession()
+    cache.set(kept)
+    const before = cache.stats()
+    expect(() => cache.set(input)).toThrow(TypeError)
+    expect(() => cache.set(input)).toThrow(/NativeSessionCacheStrategy\.set: (expected a session object|session\.token must be a non-empty string)/)
+    expect(cache.stats()).toEqual(before)
+    expect(cache.get(kept.token)).toStrictEqual(kept)
+    expect(warn).not.toHaveBeenCalled()
+  })
+
+  const addCycle = (s) => {
+    s.extra = { a: {} }
+    s.extra.a.back = s.extra
+  }
+  const nest5000Deep = (s) => {
+    let node = (s.extra = {})
+    for (let i = 0; i < 5000; i++) node = node.child = {}
+  }
+  class Money {
+    constructor(n) {
+      this.n = n
+    }
+  }
+  const inexact = [
+    ['a missing expires', (s) => delete s.expires, /session\.expires: expires must be a Date/],
+    ['expires as an ISO string', (s) => (s.expires = s.expires.toISOString()), /session\.expires: expires must be a Date/],
+    ['expires as a number', (s) => (s.expires = Date.now() + 1000), /session\.expires/],
+    ['an Invalid Date', (s) => (s.expires = new Date('nope')), /session\.expires: expires is an Invalid Date/],
+    ['a missing cacheExpiry', (s) => delete s.cacheExpiry, /session\.cacheExpiry: cacheExpiry must be a finite number/],
+    ['a NaN cacheExpiry', (s) => (s.cacheExpiry = NaN), /session\.cacheExpiry/],
+    ['an Infinity cacheExpiry', (s) => (s.cacheExpiry = Infinity), /session\.cacheExpiry/],
+    ['a string cacheExpiry', (s) => (s.cacheExpiry = '1795530462'), /session\.cacheExpiry/],
+    ['a circular reference', addCycle, /session\.extra\.a\.back: a circular reference/],
+    ['a session that contains itself', (s) => (s.self = s), /session\.self: a circular reference/],
+    ['a BigInt id', (s) => (s.user.id = 77n), /session\.user\.id: a BigInt/],
+    ['a function', (s) => (s.hook = () => 1), /session\.hook: a function/],
+    ['a toJSON method', (s) => (s.user.toJSON = () => ({})), /session\.user\.toJSON: a function/],
+    ['a symbol value', (s) => (s.kind = Symbol('k')), /session\.kind: a symbol/],
+    ['a symbol key', (s) => (s.user[Symbol('k')] = 1), /session\.user: a symbol-keyed property/],
+    ['NaN nested in an array', (s) => (s.user.channelPermissions[0].scores = [1, NaN]), /session\.user\.channelPermissions\[0\]\.scores\[1\]: NaN is not a finite number/],
+    ['Infinity as an id', (s) => (s.activeOrderId = -Infinity), /session\.activeOrderId: -Infinity is not a finite number/],
+    ['a Date nested in extra data', (s) => (s.extra = { at: new Date() }), /session\.extra\.at: a Date cannot be stored exactly/],
+    ['a class instance', (s) => (s.extra = new Money(3)), /session\.extra: a Money object cannot be stored exactly/],
+    ['a Map', (s) => (s.extra = new Map()), /session\.extra: a Map object/],
+    ['undefined inside an array', (s) => (s.list = [1, undefined]), /session\.list\[1\]: undefined inside an array/],
+    ['a sparse array', (s) => (s.list = [1, , 3]), /session\.list\[1\]: undefined inside an array/],
+    ['nesting 5000 levels deep', nest5000Deep, /nested deeper than 1000 levels/],
+    [
+      'a getter that throws',
+      (s) => Object.defineProperty(s, 'boom', { enumerable: true, get: () => { throw new Error('kaboom') } }),
+      /session: reading it threw Error: kaboom/,
+    ],
+  ]
+
+  test.each(inexact)('a session with %s is not stored, drops the older value, is counted and logged once', (_label, spoil, message) => {
+    const cache = cacheWith('inexact')
+    const other = f.superadminSession()
+    const victim = f.customerSession()
+    cache.set(other)
+    cache.set(victim)
+    const before = cache.stats()
+
+    const bad = f.customerSession(victim.token)
+    spoil(bad)
+    expect(() => cache.set(bad)).not.toThrow()
+
+    expect(cache.get(victim.token)).toBeUndefined()
+    expect(cache.get(other.token)).toStrictEqual(other)
+    const after = cache.stats()
+    expect(after.rejected).toBe(before.rejected + 1)
+    expect(after.entries).toBe(before.entries - 1)
+    expect(warn).toHaveBeenCalledTimes(1)
+    const [logged, context] = warn.mock.calls[0]
+    expect(logged).toMatch(message)
+    expect(logged).not.toContain(victim.token)
+    expect(context).toBe('NativeSessionCache')
+  })
+
+  test.each([
+    ['undefined', undefined],
+    ['null', null],
+    ['a number', 5],
+    ['an object', { token: 'x' }],
+  ])('get and delete with %s miss and do nothing', (_label, token) => {
+    const cache = cacheWith('bad-get')
+    const kept = f.customerSession()
+    cache.set(kept)
+    expect(cache.get(token)).toBeUndefined()
+    expect(() => cache.delete(token)).not.toThrow()
+    expect(cache.get(kept.token)).toStrictEqual(kept)
+  })
+
+  test('tokens are compared exactly: a prefix, a different case or padding miss', () => {
+    const cache = cacheWith('exact-token')
+    const s = f.customerSession()
+    cache.set(s)
+    for (const t of [s.token.slice(0, -1), s.token.toUpperCase(), ` ${s.token}`, `${s.token}\0`]) {
+      expect(cache.get(t)).toBeUndefined()
+    }
+  })
+
+  test('a session larger than maxBytes is not cached, drops the older value, and says to raise maxBytes', () => {
+    const cache = cacheWith('too-large', { maxBytes: 4096 })
+    const s = f.customerSession()
+    cache.set(s)
+    const huge = { ...f.superadminSession(s.token), blob: 'x'.repeat(5000) }
+    cache.set(huge)
+    expect(cache.get(s.token)).toBeUndefined()
+    expect(cache.stats().rejected).toBe(1)
+    expect(warn).toHaveBeenCalledTimes(1)
+    expect(warn.mock.calls[0][0]).toMatch(/exceed maxBytes \(4096\); raise maxBytes/)
+    expect(warn.mock.calls[0][0]).not.toContain(s.token)
+  })
+})
+
+describe('options', () => {
+  test('defaults', () => {
+    expect(new NativeSessionCacheStrategy({ name: f.storeName('defaults') }).options).toEqual({
+      name: expect.any(String),
+      maxEntries: 100_000,
+      maxBytes: 256 * 2 ** 20,
+      ttlMs: undefined,
+    })
+  })
+
+  test.each([
+    [{ maxEntries: 0 }, /maxEntries must be a whole number from 1/],
+    [{ maxEntries: 1.5 }, /maxEntries must be a whole number/],
+    [{ maxEntries: '10' }, /maxEntries must be a whole number/],
+    [{ maxEntries: 2 ** 32 }, /maxEntries must be a whole number from 1 to 4294967295/],
+    [{ maxBytes: -1 }, /maxBytes must be a whole number/],
+    [{ maxBytes: NaN }, /maxBytes must be a whole number/],
+    [{ ttl: 0 }, /ttl must be at least 1 millisecond/],
+    [{ ttl: '1 fortnight' }, /ttl '1 fortnight' has an unknown unit 'fortnight'/],
+    [{ ttl: 'soon' }, /ttl 'soon' does not start with a number/],
+    [{ ttl: true }, /ttl must be milliseconds or a string/],
+    [{ name: '' }, /name must be a non-empty string/],
+    [{ maxEntry: 5 }, /unknown option 'maxEntry'/],
+    [42, /options must be an object/],
+  ])('%p is refused with a TypeError', (options, message) => {
+    expect(() => new NativeSessionCacheStrategy(options)).toThrow(TypeError)
+    expect(() => new NativeSessionCacheStrategy(options)).toThrow(message)
+  })
+
+  test.each([
+    ['1h', 3_600_000],
+    ['30m', 1_800_000],
+    ['2 days', 172_800_000],
+    [1500, 1500],
+  ])('ttl %p is %d ms', (ttl, ms) => {
+    expect(cacheWith('ttl', { ttl }).options.ttlMs).toBe(ms)
+  })
+
+  test('the same name with other bounds is a clear error, the same bounds share', () => {
+    const name = f.storeName('shared-name')
+    const a = new NativeSessionCacheStrategy({ name, maxEntries: 10 })
+    expect(() => new NativeSessionCacheStrategy({ name, maxEntries: 20 })).toThrow(
+      /already exists in this process with maxEntries 10.*asks for maxEntries 20/,
+    )
+    const b = new NativeSessionCacheStrategy({ name, maxEntries: 10 })
+    const s = f.customerSession()
+    a.set(s)
+    expect(b.get(s.token)).toStrictEqual(s)
+  })
+})
+
+describe("Vendure's lifecycle", () => {
+  test('clear() before init() works, and init() again after destroy() on the same instance', () => {
+    const cache = cacheWith('lifecycle')
+    expect(() => cache.clear()).not.toThrow()
+    cache.init()
+    const s = f.customerSession()
+    cache.set(s)
+    expect(cache.get(s.token)).toStrictEqual(s)
+    cache.destroy()
+    cache.destroy()
+    expect(cache.get(s.token)).toBeUndefined()
+    cache.init()
+    cache.set(s)
+    expect(cache.get(s.token)).toStrictEqual(s)
+  })
+
+  test('every method is synchronous: no Promise on the hot path', () => {
+    const cache = cacheWith('sync')
+    const s = f.customerSession()
+    expect(cache.set(s)).toBeUndefined()
+    expect(cache.get(s.token)).not.toBeInstanceOf(Promise)
+    expect(cache.delete(s.token)).toBeUndefined()
+    expect(cache.clear()).toBeUndefined()
+  })
+})
+
+describe('bounds', () => {
+  test('never more than maxEntries after any call; least recently used go first', () => {
+    const cache = cacheWith('max-entries', { maxEntries: 50 })
+    const hot = f.customerSession()
+    cache.set(hot)
+    for (let i = 0; i < 500; i++) {
+      expect(cache.get(hot.token)).toBeDefined()
+      cache.set(f.anonymousSession())
+      expect(cache.stats().entries).toBeLessThanOrEqual(50)
+    }
+    expect(cache.stats().evictions).toBe(451)
+  })
+
+  test('never more than maxBytes after any call', () => {
+    const maxBytes = 64 * 1024
+    const cache = cacheWith('max-bytes', { maxBytes })
+    for (let i = 0; i < 200; i++) {
+      cache.set(f.superadminSession())
+      expect(cache.stats().bytes).toBeLessThanOrEqual(maxBytes)
+    }
+    expect(cache.stats().evictions).toBeGreaterThan(150)
+    expect(cache.stats().entries).toBeGreaterThan(10)
+  })
+})
+
+describe('expiry', () => {
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+  test('never returned after cacheExpiry', async () => {
+    const cache = cacheWith('cache-expiry')
+    const s = { ...f.customerSession(), cacheExpiry: Date.now() / 1000 + 0.15 }
+    cache.set(s)
+    expect(cache.get(s.token)).toBeDefined()
+    await sleep(200)
+    expect(cache.get(s.token)).toBeUndefined()
+  })
+
+  test('never returned after expires', async () => {
+    const cache = cacheWith('expires')
+    const s = { ...f.customerSession(), expires: new Date(Date.now() + 150) }
+    cache.set(s)
+    expect(cache.get(s.token)).toBeDefined()
+    await sleep(200)
+    expect(cache.get(s.token)).toBeUndefined()
+  })
+
+  test('never returned after the ttl option', async () => {
+    const cache = cacheWith('ttl-expiry', { ttl: '150ms' })
+    const s = f.customerSession()
+    cache.set(s)
+    expect(cache.get(s.token)).toBeDefined()
+    await sleep(200)
+    expect(cache.get(s.token)).toBeUndefined()
+  })
+
+  test('an already expired session is not stored and drops the older value', () => {
+    const cache = cacheWith('already-expired')
+    const s = f.customerSession()
+    cache.set(s)
+    cache.set({ ...s, expires: new Date(Date.now() - 1000) })
+    expect(cache.get(s.token)).toBeUndefined()
+    expect(cache.stats().entries).toBe(0)
+  })
+
+  test('the background sweep frees expired entries without a get', async () => {
+    const cache = cacheWith('sweep', { ttl: 100 })
+    for (let i = 0; i < 1000; i++) cache.set(f.customerSession())
+    expect(cache.stats().entries).toBe(1000)
+    const deadline = Date.now() + 5000
+    while (cache.stats().entries > 0 && Date.now() < deadline) await sleep(50)
+    expect(cache.stats()).toMatchObject({ entries: 0, bytes: 0, expirations: 1000, hits: 0, misses: 0 })
+  })
+})
+
+describe('clear and delete', () => {
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+  test('delete removes one session', () => {
+    const cache = cacheWith('delete')
+    const a = f.customerSession()
+    const b = f.customerSession()
+    cache.set(a)
+    cache.set(b)
+    cache.delete(a.token)
+    expect(cache.get(a.token)).toBeUndefined()
+    expect(cache.get(b.token)).toStrictEqual(b)
+    expect(cache.stats().deletes).toBe(1)
+  })
+
+  test('clear makes every session unreachable at once and frees memory in the background', async () => {
+    const cache = cacheWith('clear', { maxEntries: 200_000 })
+    const tokens = []
+    for (let i = 0; i < 100_000; i++) {
+      const s = f.anonymousSession()
+      tokens.push(s.token)
+      cache.set(s)
+    }
+    cache.clear()
+    expect(tokens.slice(0, 1000).every((t) => cache.get(t) === undefined)).toBe(true)
+    const fresh = f.customerSession()
+    cache.set(fresh)
+    const deadline = Date.now() + 10_000
+    while (cache.stats().entries > 1 && Date.now() < deadline) await sleep(50)
+    expect(cache.stats()).toMatchObject({ entries: 1, clears: 1 })
+    expect(cache.get(fresh.token)).toStrictEqual(fresh)
+  })
+})

@@ -1,0 +1,24 @@
+// Compiled by `tsc --noEmit -p __test__/types` in `npm test`: fails if the public types drift from
+// what @vendure/core expects of a session cache strategy.
+import type { CachedSession as VendureCachedSession, SessionCacheStrategy, VendureConfig } from '@vendure/core'
+import { NativeSessionCacheStrategy, type CachedSession, type NativeSessionCacheStats } from '../..'
+
+
+const strategy: SessionCacheStrategy = new NativeSessionCacheStrategy({ maxEntries: 50_000, ttl: '1h' })
+
+const config: Pick<VendureConfig, 'authOptions'> = {
+  authOptions: { sessionCacheStrategy: new NativeSessionCacheStrategy() },
+}
+
+// Sessions flow both ways between Vendure's type and ours.
+declare const fromVendure: VendureCachedSession
+const ours: CachedSession = fromVendure
+const back: VendureCachedSession | undefined = new NativeSessionCacheStrategy().get(ours.token)
+
+const stats: NativeSessionCacheStats = new NativeSessionCacheStrategy().stats()
+const hits: number = stats.hits
+
+// @ts-expect-error maxEntries is a number
+new NativeSessionCacheStrategy({ maxEntries: '10' })
+
+export { strategy, config, back, hits }

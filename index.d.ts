@@ -1,0 +1,87 @@
+/**
+ * vendure-native-session-cache: a fast, memory-bounded session cache for Vendure, shared by every
+ * worker_thread of the process. `NativeSessionCacheStrategy` implements `@vendure/core`'s
+ * `SessionCacheStrategy` (the peer dependency). What `get` returns equals what `set` stored: `expires`
+ * a Date, numbers and string ids as they were, `null` as `null` (Vendure passes `null` for
+ * `activeOrderId` / `activeChannelId`), absent keys absent, extra JSON-representable properties kept.
+ */
+
+import type { CachedSession, Injector, SessionCacheStrategy } from '@vendure/core'
+
+export type { CachedSession }
+
+export interface NativeSessionCacheOptions {
+  /**
+   * Strategies with the same name in one process, in any worker_thread, share one store; they must
+   * then agree on every bound.
+   * @default 'vendure-session-cache'
+   */
+  name?: string
+  /** Most sessions held at once; the least recently used (approximately, by CLOCK) make room. @default 100000 */
+  maxEntries?: number
+  /**
+   * Most bytes held at once: each session's token and JSON size plus a fixed overhead per entry
+   * (200 B, measured). @default 268435456 (256 MiB)
+   */
+  maxBytes?: number
+  /**
+   * An upper bound on how long any session stays cached, in milliseconds or as a string such as
+   * `'30m'`, `'1h'`, `'2d'`. Vendure's own `cacheExpiry` and the session's `expires` always apply too.
+   * @default undefined (no bound beyond Vendure's)
+   */
+  ttl?: number | string
+}
+
+/** Validated options, with defaults filled in. */
+export interface ResolvedNativeSessionCacheOptions {
+  readonly name: string
+  readonly maxEntries: number
+  readonly maxBytes: number
+  readonly ttlMs: number | undefined
+}
+
+/** Counters and sizes of a store; shared by every strategy with the same name in the process. */
+export interface NativeSessionCacheStats {
+  hits: number
+  misses: number
+  sets: number
+  deletes: number
+  /** Sessions refused because they could not be stored exactly, or were larger than `maxBytes`. */
+  rejected: number
+  /** Sessions removed to stay within `maxEntries` / `maxBytes`. */
+  evictions: number
+  /** Sessions removed because their `cacheExpiry`, `expires` or `ttl` passed. */
+  expirations: number
+  clears: number
+  /** Entries held now (entries made dead by `clear()` count until the background sweep frees them). */
+  entries: number
+  /** Bytes charged for the entries held now. */
+  bytes: number
+}
+
+export declare class NativeSessionCacheStrategy implements SessionCacheStrategy {
+  /** @throws TypeError naming the option that is wrong, or another strategy's conflicting bounds. */
+  constructor(options?: NativeSessionCacheOptions)
+  readonly options: ResolvedNativeSessionCacheOptions
+  init(injector?: Injector): void
+  destroy(): void
+  /**
+   * Caches the session. A session that cannot be stored exactly (an invalid `expires`, a non-finite
+   * number, a cycle, a BigInt, a function...) is not cached, any older entry for its token is dropped,
+   * and one warning is logged. @throws TypeError only when `session` names no non-empty string token.
+   */
+  set(session: CachedSession): void
+  /** A fresh copy of what was set for `sessionToken`, `expires` a Date, or undefined. */
+  get(sessionToken: string): CachedSession | undefined
+  delete(sessionToken: string): void
+  /** Makes every cached session unreachable at once; memory is freed in the background. */
+  clear(): void
+  stats(): NativeSessionCacheStats
+}
+
+export declare const DEFAULT_OPTIONS: Readonly<{
+  name: string
+  maxEntries: number
+  maxBytes: number
+  ttl: undefined
+}>

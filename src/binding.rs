@@ -1,0 +1,161 @@
+//! The napi-rs surface: converts arguments, maps errors to JS errors, and keeps panics out of JS.
+//! No cache logic lives here.
+
+use crate::duration::parse_duration_ms;
+use crate::registry;
+use crate::store::{SetOutcome, Stats, Store, StoreConfig};
+use napi::{Error, Result, Status};
+use napi_derive::napi;
+use std::sync::Arc;
+
+/// Bounds of a store, as validated by the JS class.
+#[napi(object)]
+pub struct StoreOptions {
+    pub max_entries: u32,
+    pub max_bytes: f64,
+    pub ttl_ms: Option<f64>,
+}
+
+/// Store-wide counters and sizes.
+#[napi(object)]
+pub struct StoreStats {
+    pub hits: f64,
+    pub misses: f64,
+    pub sets: f64,
+    pub deletes: f64,
+    pub rejected: f64,
+    pub evictions: f64,
+    pub expirations: f64,
+    pub clears: f64,
+    pub entries: f64,
+    pub bytes: f64,
+}
+
+impl From<Stats> for StoreStats {
+    fn from(s: Stats) -> Self {
+        Self {
+            hits: s.hits as f64,
+            misses: s.misses as f64,
+            sets: s.sets as f64,
+            deletes: s.deletes as f64,
+            rejected: s.rejected as f64,
+            evictions: s.evictions as f64,
+            expirations: s.expirations as f64,
+            clears: s.clears as f64,
+            entries: s.entries as f64,
+            bytes: s.bytes as f64,
+        }
+    }
+}
+
+/// Outcomes of `set`, as numbers the JS class switches on.
+#[napi]
+pub enum SetResult {
+    Stored,
+    AlreadyExpired,
+    TooLarge,
+}
+
+impl From<SetOutcome> for SetResult {
+    fn from(outcome: SetOutcome) -> Self {
+        match outcome {
+            SetOutcome::Stored => SetResult::Stored,
+            SetOutcome::AlreadyExpired => SetResult::AlreadyExpired,
+            SetOutcome::TooLarge => SetResult::TooLarge,
+        }
+    }
+}
+
+/// Milliseconds in a `ttl` string such as `'1h'`; throws a TypeError naming the problem.
+#[napi(catch_unwind)]
+pub fn parse_ttl(text: String) -> Result<f64> {
+    parse_duration_ms(&text)
+        .map(|ms| ms as f64)
+        .map_err(|message| Error::new(Status::InvalidArg, message))
+}
+
+/// A handle on a process-wide store. Holding one keeps the store alive; `close` lets go of it.
+#[napi]
+pub struct NativeStore {
+    store: Option<Arc<Store>>,
+}
+
+#[napi]
+impl NativeStore {
+    #[napi(constructor, catch_unwind)]
+    pub fn new(name: String, options: StoreOptions) -> Result<Self> {
+        let config = StoreConfig {
+            max_entries: options.max_entries as usize,
+            max_bytes: options.max_bytes as usize,
+            ttl_ms: options.ttl_ms.map(|ms| ms as u64),
+        };
+        let store = registry::open(&name, config)
+            .map_err(|mismatch| Error::new(Status::InvalidArg, mismatch.to_string()))?;
+        Ok(Self { store: Some(store) })
+    }
+
+    /// The encoded session for `token`, or undefined.
+    #[napi(catch_unwind)]
+    pub fn get(&self, token: String) -> Option<String> {
+        self.store.as_ref()?.get_with(&token, |bytes| {
+            // The JS class only ever stores strings, so the bytes are UTF-8.
+            String::from_utf8_lossy(bytes).into_owned()
+        })
+    }
+
+    #[napi(catch_unwind)]
+    pub fn set(
+        &self,
+        token: String,
+        encoded: String,
+        cache_expiry_s: f64,
+        expires_ms: f64,
+    ) -> SetResult {
+        match &self.store {
+            Some(store) => store
+                .set(
+                    &token,
+                    encoded.into_bytes().into_boxed_slice(),
+                    cache_expiry_s,
+                    expires_ms,
+                )
+                .into(),
+            None => SetResult::AlreadyExpired,
+        }
+    }
+
+    #[napi(catch_unwind)]
+    pub fn delete(&self, token: String) -> bool {
+        self.store
+            .as_ref()
+            .is_some_and(|store| store.delete(&token))
+    }
+
+    #[napi(catch_unwind)]
+    pub fn reject(&self, token: String) {
+        if let Some(store) = &self.store {
+            store.reject(&token);
+        }
+    }
+
+    #[napi(catch_unwind)]
+    pub fn clear(&self) {
+        if let Some(store) = &self.store {
+            store.clear();
+        }
+    }
+
+    #[napi(catch_unwind)]
+    pub fn stats(&self) -> StoreStats {
+        self.store
+            .as_ref()
+            .map_or_else(Stats::default, |store| store.stats())
+            .into()
+    }
+
+    /// Lets go of the store; its memory is freed when no other handle in the process holds it.
+    #[napi(catch_unwind)]
+    pub fn close(&mut self) {
+        self.store = None;
+    }
+}

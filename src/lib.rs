@@ -1,0 +1,12 @@
+//! A fast, bounded session cache for Vendure. Everything but `binding` is plain Rust and knows
+//! nothing of N-API.
+
+pub mod binding;
+pub mod counters;
+pub mod duration;
+pub mod expiry;
+pub mod policy;
+pub mod registry;
+pub mod store;
+pub mod sweeper;
+pub mod time;

@@ -1,0 +1,663 @@
+//! The shared store: encoded sessions in a concurrent map, bounded in entries and bytes.
+//!
+//! Reads (`get_with`) take only a dashmap shard read lock and set a reference bit. Every write (set,
+//! delete, eviction, expiry, reclaim) runs under one writer lock, which keeps the map, the CLOCK ring,
+//! the deadline index and the byte count consistent with each other; Vendure writes a session far
+//! less often than it reads one. `clear()` only bumps an epoch: entries stamped with an older epoch
+//! are dead at once, and the sweeper frees them later.
+
+use crate::counters::StripedCounter;
+use crate::expiry::{deadline_ms, DeadlineIndex};
+use crate::policy::{ClockRing, ReferenceBits, Verdict};
+use crate::time::TimeSource;
+use dashmap::DashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Bytes charged per entry on top of its token and encoded session: the map bucket, the key and value
+/// allocations, the ring slot, the reference bit and the deadline record. Measured by
+/// `cargo run --release --example entry_overhead`: 156-196 B with 64-char tokens, depending on where
+/// the map is in its growth; rounded up.
+pub const ENTRY_OVERHEAD_BYTES: usize = 200;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreConfig {
+    pub max_entries: usize,
+    pub max_bytes: usize,
+    pub ttl_ms: Option<u64>,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            max_entries: 100_000,
+            max_bytes: 256 << 20,
+            ttl_ms: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetOutcome {
+    Stored,
+    /// The deadline had already passed: nothing stored, any older entry for the token removed.
+    AlreadyExpired,
+    /// The entry alone exceeds `max_bytes`: nothing stored, any older entry for the token removed.
+    TooLarge,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub hits: u64,
+    pub misses: u64,
+    pub sets: u64,
+    pub deletes: u64,
+    pub rejected: u64,
+    pub evictions: u64,
+    pub expirations: u64,
+    pub clears: u64,
+    pub entries: u64,
+    pub bytes: u64,
+}
+
+type Key = Arc<str>;
+
+struct Entry {
+    value: Box<[u8]>,
+    deadline_ms: u64,
+    epoch: u64,
+    slot: u32,
+}
+
+impl Entry {
+    fn charge(&self, key: &str) -> usize {
+        charge(key.len(), self.value.len())
+    }
+}
+
+fn charge(key_len: usize, value_len: usize) -> usize {
+    key_len + value_len + ENTRY_OVERHEAD_BYTES
+}
+
+/// Why an entry left the store, for the counters.
+#[derive(Clone, Copy)]
+enum Removal {
+    Deleted,
+    Rejected,
+    Evicted,
+    /// Expired or made dead by `clear()`.
+    Dead,
+    /// Removed because its replacement could not be stored.
+    Superseded,
+}
+
+struct Writer {
+    ring: ClockRing<Key>,
+    deadlines: DeadlineIndex,
+    bytes: usize,
+}
+
+#[derive(Default)]
+struct Counters {
+    hits: StripedCounter,
+    misses: StripedCounter,
+    sets: AtomicU64,
+    deletes: AtomicU64,
+    rejected: AtomicU64,
+    evictions: AtomicU64,
+    expirations: AtomicU64,
+    clears: AtomicU64,
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+pub struct Store {
+    config: StoreConfig,
+    map: DashMap<Key, Entry, ahash::RandomState>,
+    bits: ReferenceBits,
+    writer: Mutex<Writer>,
+    epoch: AtomicU64,
+    /// Mirrors of the writer's figures, readable without its lock.
+    bytes: AtomicUsize,
+    entries: AtomicUsize,
+    reclaim_pending: AtomicBool,
+    counters: Counters,
+    time: Arc<dyn TimeSource>,
+}
+
+impl Store {
+    pub fn new(config: StoreConfig, time: Arc<dyn TimeSource>) -> Self {
+        Self {
+            config,
+            map: DashMap::with_hasher(ahash::RandomState::new()),
+            bits: ReferenceBits::new(config.max_entries),
+            writer: Mutex::new(Writer {
+                ring: ClockRing::with_capacity(config.max_entries),
+                deadlines: DeadlineIndex::default(),
+                bytes: 0,
+            }),
+            epoch: AtomicU64::new(0),
+            bytes: AtomicUsize::new(0),
+            entries: AtomicUsize::new(0),
+            reclaim_pending: AtomicBool::new(false),
+            counters: Counters::default(),
+            time,
+        }
+    }
+
+    pub fn config(&self) -> StoreConfig {
+        self.config
+    }
+
+    fn lock_writer(&self) -> MutexGuard<'_, Writer> {
+        // Nothing under this lock panics by design; if something ever did, its state is still
+        // consistent between statements, so carry on rather than poison every later call.
+        self.writer
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn is_dead(&self, entry: &Entry, now_ms: u64, epoch: u64) -> bool {
+        entry.epoch != epoch || entry.deadline_ms <= now_ms
+    }
+
+    /// Calls `read` with the encoded session if `key` holds a live entry.
+    pub fn get_with<R>(&self, key: &str, read: impl FnOnce(&[u8]) -> R) -> Option<R> {
+        let now = self.time.now_ms();
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let dead = match self.map.get(key) {
+            None => false,
+            Some(entry) if self.is_dead(&entry, now, epoch) => true,
+            Some(entry) => {
+                self.bits.touch(entry.slot);
+                self.counters.hits.incr();
+                return Some(read(&entry.value));
+            }
+        };
+        self.counters.misses.incr();
+        if dead {
+            // Free it now if no writer is busy; otherwise the sweeper will.
+            if let Ok(mut writer) = self.writer.try_lock() {
+                self.remove_if_dead(&mut writer, key, now, epoch);
+            }
+        }
+        None
+    }
+
+    pub fn set(
+        &self,
+        key: &str,
+        value: Box<[u8]>,
+        cache_expiry_s: f64,
+        expires_ms: f64,
+    ) -> SetOutcome {
+        let now = self.time.now_ms();
+        let deadline = deadline_ms(now, cache_expiry_s, expires_ms, self.config.ttl_ms);
+        let cost = charge(key.len(), value.len());
+        let mut writer = self.lock_writer();
+        if deadline <= now {
+            self.remove(&mut writer, key, Removal::Superseded);
+            return SetOutcome::AlreadyExpired;
+        }
+        if cost > self.config.max_bytes {
+            self.remove(&mut writer, key, Removal::Superseded);
+            bump(&self.counters.rejected);
+            return SetOutcome::TooLarge;
+        }
+        let existing = self.map.get(key).map(|e| (e.slot, e.charge(key)));
+        let replaced_cost = existing.map_or(0, |(_, c)| c);
+        let new_entries = usize::from(existing.is_none());
+        while writer.ring.len() + new_entries > self.config.max_entries
+            || writer.bytes - replaced_cost + cost > self.config.max_bytes
+        {
+            if !self.evict_one(&mut writer, key, now) {
+                // Unreachable while the bounds are consistent; refuse rather than exceed them.
+                self.remove(&mut writer, key, Removal::Superseded);
+                return SetOutcome::TooLarge;
+            }
+        }
+        let (slot, key) = match existing {
+            Some((slot, _)) => match writer.ring.key(slot) {
+                Some(key) => (slot, Arc::clone(key)),
+                None => return SetOutcome::TooLarge,
+            },
+            None => {
+                let key: Key = Arc::from(key);
+                match writer.ring.insert(Arc::clone(&key), &self.bits) {
+                    Some(slot) => (slot, key),
+                    None => return SetOutcome::TooLarge,
+                }
+            }
+        };
+        let entry = Entry {
+            value,
+            deadline_ms: deadline,
+            epoch: self.epoch.load(Ordering::Acquire),
+            slot,
+        };
+        if self.map.insert(key, entry).is_some() {
+            writer.bytes -= replaced_cost;
+        }
+        writer.bytes += cost;
+        writer.deadlines.file(slot, deadline);
+        self.publish_sizes(&writer);
+        bump(&self.counters.sets);
+        SetOutcome::Stored
+    }
+
+    /// Removes the entry for `key`; returns whether there was one.
+    pub fn delete(&self, key: &str) -> bool {
+        let mut writer = self.lock_writer();
+        self.remove(&mut writer, key, Removal::Deleted)
+    }
+
+    /// Drops any entry for a session the caller refused to store, and counts the refusal.
+    pub fn reject(&self, key: &str) {
+        let mut writer = self.lock_writer();
+        self.remove(&mut writer, key, Removal::Rejected);
+        bump(&self.counters.rejected);
+    }
+
+    /// Makes every entry dead at once; `reclaim` frees their memory later.
+    pub fn clear(&self) {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.reclaim_pending.store(true, Ordering::Release);
+        bump(&self.counters.clears);
+    }
+
+    pub fn needs_reclaim(&self) -> bool {
+        self.reclaim_pending.load(Ordering::Acquire)
+    }
+
+    pub fn stats(&self) -> Stats {
+        let c = &self.counters;
+        Stats {
+            hits: c.hits.sum(),
+            misses: c.misses.sum(),
+            sets: c.sets.load(Ordering::Relaxed),
+            deletes: c.deletes.load(Ordering::Relaxed),
+            rejected: c.rejected.load(Ordering::Relaxed),
+            evictions: c.evictions.load(Ordering::Relaxed),
+            expirations: c.expirations.load(Ordering::Relaxed),
+            clears: c.clears.load(Ordering::Relaxed),
+            entries: self.entries.load(Ordering::Relaxed) as u64,
+            bytes: self.bytes.load(Ordering::Relaxed) as u64,
+        }
+    }
+
+    /// Frees entries whose deadline has passed. Returns how many it freed.
+    pub fn expire_due(&self) -> usize {
+        let now = self.time.now_ms();
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let mut writer = self.lock_writer();
+        let mut freed = 0;
+        for slot in writer.deadlines.drain_due(now) {
+            if let Some(key) = writer.ring.key(slot).cloned() {
+                freed += usize::from(self.remove_if_dead(&mut writer, &key, now, epoch));
+            }
+        }
+        // Overwrites leave stale records behind; rebuild when they far outnumber entries.
+        if writer.deadlines.records() > 2 * writer.ring.len() + 1024 {
+            self.rebuild_deadlines(&mut writer);
+        }
+        freed
+    }
+
+    /// Frees up to `max_slots` slots' worth of entries made dead by `clear()`, starting where the last
+    /// call stopped. Returns true when a whole pass has finished (nothing dead is left behind).
+    pub fn reclaim(&self, cursor: &mut usize, max_slots: usize) -> bool {
+        let now = self.time.now_ms();
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let mut writer = self.lock_writer();
+        let span = writer.ring.span();
+        let end = (*cursor + max_slots).min(span);
+        for slot in *cursor..end {
+            if let Some(key) = writer.ring.key(slot as u32).cloned() {
+                self.remove_if_dead(&mut writer, &key, now, epoch);
+            }
+        }
+        *cursor = end;
+        if end < span {
+            return false;
+        }
+        if self.epoch.load(Ordering::Acquire) == epoch {
+            self.reclaim_pending.store(false, Ordering::Release);
+        }
+        *cursor = 0;
+        true
+    }
+
+    fn rebuild_deadlines(&self, writer: &mut Writer) {
+        writer.deadlines.clear();
+        for slot in 0..writer.ring.span() as u32 {
+            let deadline = writer
+                .ring
+                .key(slot)
+                .and_then(|key| self.map.get(&**key).map(|e| e.deadline_ms));
+            if let Some(deadline) = deadline {
+                writer.deadlines.file(slot, deadline);
+            }
+        }
+    }
+
+    fn evict_one(&self, writer: &mut Writer, protect: &str, now: u64) -> bool {
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let map = &self.map;
+        let victim = writer.ring.next_victim(&self.bits, |key| {
+            if &**key == protect {
+                return Verdict::Keep;
+            }
+            match map.get(&**key) {
+                Some(entry) if !self.is_dead(&entry, now, epoch) => Verdict::Alive,
+                _ => Verdict::Dead,
+            }
+        });
+        let Some(key) = victim.and_then(|slot| writer.ring.key(slot).cloned()) else {
+            return false;
+        };
+        let dead = self.remove_if_dead(writer, &key, now, epoch);
+        dead || self.remove(writer, &key, Removal::Evicted)
+    }
+
+    fn remove_if_dead(&self, writer: &mut Writer, key: &str, now: u64, epoch: u64) -> bool {
+        match self.map.remove_if(key, |_, e| self.is_dead(e, now, epoch)) {
+            Some((key, entry)) => {
+                self.forget(writer, &key, &entry, Removal::Dead);
+                if entry.epoch == epoch {
+                    bump(&self.counters.expirations);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn remove(&self, writer: &mut Writer, key: &str, why: Removal) -> bool {
+        match self.map.remove(key) {
+            Some((key, entry)) => {
+                self.forget(writer, &key, &entry, why);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Releases what a removed entry held and counts why it went.
+    fn forget(&self, writer: &mut Writer, key: &str, entry: &Entry, why: Removal) {
+        writer.ring.remove(entry.slot);
+        writer.bytes -= entry.charge(key);
+        self.publish_sizes(writer);
+        match why {
+            Removal::Deleted => bump(&self.counters.deletes),
+            Removal::Evicted => bump(&self.counters.evictions),
+            Removal::Rejected | Removal::Dead | Removal::Superseded => {}
+        }
+    }
+
+    fn publish_sizes(&self, writer: &Writer) {
+        self.bytes.store(writer.bytes, Ordering::Relaxed);
+        self.entries.store(writer.ring.len(), Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::MockTime;
+
+    const NOW: u64 = 1_700_000_000_000;
+    const FAR_S: f64 = 1e10; // cacheExpiry far in the future, in seconds
+    const FAR_MS: f64 = 1e13; // expires far in the future, in ms
+
+    fn store(max_entries: usize, max_bytes: usize, ttl_ms: Option<u64>) -> (Store, Arc<MockTime>) {
+        let time = Arc::new(MockTime::new(NOW));
+        let config = StoreConfig {
+            max_entries,
+            max_bytes,
+            ttl_ms,
+        };
+        (Store::new(config, time.clone()), time)
+    }
+
+    fn put(store: &Store, key: &str, value: &str) -> SetOutcome {
+        store.set(key, value.as_bytes().into(), FAR_S, FAR_MS)
+    }
+
+    fn get(store: &Store, key: &str) -> Option<String> {
+        store.get_with(key, |b| String::from_utf8(b.to_vec()).unwrap())
+    }
+
+    #[test]
+    fn returns_what_was_set_and_misses_what_was_not() {
+        let (s, _) = store(10, 1 << 20, None);
+        assert_eq!(put(&s, "a", "1"), SetOutcome::Stored);
+        assert_eq!(get(&s, "a").as_deref(), Some("1"));
+        assert_eq!(get(&s, "b"), None);
+        let stats = s.stats();
+        assert_eq!(
+            (stats.hits, stats.misses, stats.sets, stats.entries),
+            (1, 1, 1, 1)
+        );
+        assert_eq!(stats.bytes as usize, charge(1, 1));
+    }
+
+    #[test]
+    fn an_overwrite_replaces_the_value_and_its_charge() {
+        let (s, _) = store(10, 1 << 20, None);
+        put(&s, "a", "short");
+        put(&s, "a", "a longer value");
+        assert_eq!(get(&s, "a").as_deref(), Some("a longer value"));
+        assert_eq!(s.stats().entries, 1);
+        assert_eq!(s.stats().bytes as usize, charge(1, 14));
+    }
+
+    #[test]
+    fn never_holds_more_than_max_entries_and_spares_referenced_keys() {
+        let (s, _) = store(3, 1 << 20, None);
+        put(&s, "hot", "h");
+        for i in 0..50 {
+            assert!(
+                get(&s, "hot").is_some(),
+                "the hot key was evicted at step {i}"
+            );
+            put(&s, &format!("cold{i}"), "c");
+            assert!(s.stats().entries <= 3);
+        }
+        assert_eq!(s.stats().evictions, 48);
+    }
+
+    #[test]
+    fn never_holds_more_than_max_bytes() {
+        let max = 4 * charge(2, 100);
+        let (s, _) = store(1000, max, None);
+        let value = "x".repeat(100);
+        for i in 10..60 {
+            assert_eq!(put(&s, &i.to_string(), &value), SetOutcome::Stored);
+            assert!(s.stats().bytes as usize <= max);
+        }
+        assert_eq!(s.stats().entries, 4);
+        // A bigger overwrite of a resident key makes room from the others, never from itself.
+        let big = "y".repeat(250);
+        assert_eq!(put(&s, "59", &big), SetOutcome::Stored);
+        assert!(s.stats().bytes as usize <= max);
+        assert_eq!(get(&s, "59"), Some(big));
+    }
+
+    #[test]
+    fn an_entry_larger_than_max_bytes_is_refused_and_drops_the_older_value() {
+        let (s, _) = store(10, charge(1, 10), None);
+        put(&s, "a", "small");
+        assert_eq!(put(&s, "a", &"z".repeat(11)), SetOutcome::TooLarge);
+        assert_eq!(get(&s, "a"), None);
+        assert_eq!(s.stats().rejected, 1);
+        assert_eq!(s.stats().bytes, 0);
+    }
+
+    #[test]
+    fn never_serves_past_cache_expiry_expires_or_ttl() {
+        let (s, time) = store(10, 1 << 20, Some(60_000));
+        let now_s = NOW as f64 / 1000.0;
+        s.set("cache", b"1".as_slice().into(), now_s + 10.0, FAR_MS);
+        s.set(
+            "expires",
+            b"2".as_slice().into(),
+            FAR_S,
+            (NOW + 20_000) as f64,
+        );
+        s.set("ttl", b"3".as_slice().into(), FAR_S, FAR_MS);
+        time.advance(9_999);
+        assert!(get(&s, "cache").is_some());
+        time.advance(1);
+        assert_eq!(get(&s, "cache"), None);
+        time.advance(9_999);
+        assert!(get(&s, "expires").is_some());
+        time.advance(1);
+        assert_eq!(get(&s, "expires"), None);
+        time.advance(39_999);
+        assert!(get(&s, "ttl").is_some());
+        time.advance(1);
+        assert_eq!(get(&s, "ttl"), None);
+    }
+
+    #[test]
+    fn a_session_already_expired_is_not_stored_and_drops_the_older_value() {
+        let (s, _) = store(10, 1 << 20, None);
+        put(&s, "a", "old");
+        let outcome = s.set(
+            "a",
+            b"new".as_slice().into(),
+            (NOW / 1000 - 1) as f64,
+            FAR_MS,
+        );
+        assert_eq!(outcome, SetOutcome::AlreadyExpired);
+        assert_eq!(get(&s, "a"), None);
+        assert_eq!(s.stats().entries, 0);
+    }
+
+    #[test]
+    fn expire_due_frees_memory_without_a_get() {
+        let (s, time) = store(100, 1 << 20, Some(1_000));
+        for i in 0..10 {
+            put(&s, &i.to_string(), "v");
+        }
+        time.advance(500);
+        assert_eq!(s.expire_due(), 0);
+        time.advance(1_500);
+        assert_eq!(s.expire_due(), 10);
+        let stats = s.stats();
+        assert_eq!((stats.entries, stats.bytes, stats.expirations), (0, 0, 10));
+    }
+
+    #[test]
+    fn stale_deadline_records_are_rebuilt_not_hoarded() {
+        let (s, _) = store(10, 1 << 20, None);
+        for _ in 0..5000 {
+            put(&s, "same", "v");
+        }
+        s.expire_due();
+        assert!(
+            s.lock_writer().deadlines.records() <= 2 + 1024,
+            "one live entry, few records"
+        );
+    }
+
+    #[test]
+    fn clear_kills_every_entry_at_once_and_reclaim_frees_them() {
+        let (s, _) = store(10_000, 1 << 24, None);
+        for i in 0..5000 {
+            put(&s, &i.to_string(), "v");
+        }
+        s.clear();
+        assert!(s.needs_reclaim());
+        assert_eq!(get(&s, "42"), None);
+        put(&s, "after", "new");
+        let mut cursor = 0;
+        let mut passes = 0;
+        while !s.reclaim(&mut cursor, 1000) {
+            passes += 1;
+        }
+        assert!(passes >= 4, "reclaim should work in chunks");
+        assert!(!s.needs_reclaim());
+        assert_eq!(s.stats().entries, 1);
+        assert_eq!(get(&s, "after").as_deref(), Some("new"));
+        assert_eq!(
+            s.stats().expirations,
+            0,
+            "cleared entries are not expirations"
+        );
+    }
+
+    #[test]
+    fn a_full_store_after_clear_makes_room_from_dead_entries_first() {
+        let (s, _) = store(3, 1 << 20, None);
+        for k in ["a", "b", "c"] {
+            put(&s, k, "v");
+            get(&s, k);
+        }
+        s.clear();
+        put(&s, "d", "v");
+        assert_eq!(s.stats().evictions, 0);
+        assert_eq!(s.stats().entries, 3);
+    }
+
+    #[test]
+    fn delete_and_reject_remove_and_count() {
+        let (s, _) = store(10, 1 << 20, None);
+        put(&s, "a", "1");
+        put(&s, "b", "2");
+        assert!(s.delete("a"));
+        assert!(!s.delete("a"));
+        s.reject("b");
+        s.reject("never-set");
+        let stats = s.stats();
+        assert_eq!(
+            (stats.deletes, stats.rejected, stats.entries, stats.bytes),
+            (1, 2, 0, 0)
+        );
+    }
+
+    #[test]
+    fn threads_never_see_another_tokens_value_and_bounds_hold() {
+        let (s, _) = store(64, 64 * charge(8, 40), None);
+        let s = Arc::new(s);
+        let workers: Vec<_> = (0..4)
+            .map(|t| {
+                let s = Arc::clone(&s);
+                std::thread::spawn(move || {
+                    for i in 0..20_000u32 {
+                        let key = format!("{:08}", (i * 7 + t) % 200);
+                        match i % 4 {
+                            0 => {
+                                put(
+                                    &s,
+                                    &key,
+                                    &format!("{key}:{}", "p".repeat((i % 30) as usize)),
+                                );
+                            }
+                            1 => {
+                                s.delete(&key);
+                            }
+                            _ => {
+                                if let Some(v) = get(&s, &key) {
+                                    assert!(v.starts_with(&format!("{key}:")), "{key} read {v}");
+                                }
+                            }
+                        }
+                        if i % 5000 == 0 {
+                            s.clear();
+                        }
+                    }
+                })
+            })
+            .collect();
+        workers.into_iter().for_each(|w| w.join().unwrap());
+        let stats = s.stats();
+        assert!(stats.entries <= 64);
+        assert!(stats.bytes as usize <= 64 * charge(8, 40));
+        let writer = s.lock_writer();
+        assert_eq!(writer.ring.len(), s.map.len());
+        assert_eq!(writer.bytes as u64, stats.bytes);
+    }
+}
