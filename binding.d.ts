@@ -12,8 +12,16 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 /** A handle on a process-wide store. Holding one keeps the store alive; `close` lets go of it. */
 export declare class NativeStore {
   constructor(name: string, options: StoreOptions)
-  /** The encoded session for `token`, or undefined. */
+  /** The encoded session for `token`, or null; on a hit, its metadata is in `hitMeta()`. */
   get(token: string): string | null
+  /** A Float64Array's memory: `[slot index, generation, epoch, deadline ms]` of the last hit. */
+  hitMeta(): ArrayBuffer
+  /** An Int32Array's memory: the store's slot table (see generation.rs), shared by every thread. */
+  slotTable(): ArrayBuffer
+  /** The first value of `hitMeta()` as Rust sees it: proves JS writes reach the same memory. */
+  probeHitMeta(): number
+  /** Counts hits the near cache answered without calling the store. */
+  addHits(hits: number): void
   set(token: string, encoded: string, cacheExpiryS: number, expiresMs: number): SetResult
   delete(token: string): boolean
   reject(token: string): void

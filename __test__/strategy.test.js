@@ -45,7 +45,7 @@ describe('exact round-trips', () => {
       }),
     ],
     ['an expires far in the future', () => ({ ...f.customerSession(), expires: new Date(8.64e15) })],
-    ['fractional cacheExpiry keeps its precision', () => ({ ...f.customerSession(), cacheExpiry: 1795530462.7219872 })],
+    ['fractional cacheExpiry keeps its precision', () => ({ ...f.customerSession(), cacheExpiry: Date.now() / 1000 + 300.1234567891 })],
   ]
 
   test.each(cases)('%s', (_label, make) => {
@@ -68,14 +68,27 @@ describe('exact round-trips', () => {
     expect('activeOrderId' in back).toBe(false)
   })
 
-  test('every get returns a fresh object: mutating one does not change the cache', () => {
-    const cache = cacheWith('fresh')
+  test('without a near cache every get returns a fresh object: mutating one does not change the cache', () => {
+    const cache = cacheWith('fresh', { nearCacheSize: 0 })
     const session = f.customerSession()
     cache.set(session)
     const first = cache.get(session.token)
     first.user.channelPermissions[0].permissions.push('SuperAdmin')
     first.expires.setFullYear(1990)
     expect(cache.get(session.token)).toStrictEqual(session)
+  })
+
+  test('with the near cache, repeated gets in one thread return the same object until a write', () => {
+    const cache = cacheWith('near-same')
+    const session = f.customerSession()
+    cache.set(session)
+    const first = cache.get(session.token)
+    expect(cache.get(session.token)).toBe(first)
+    cache.set({ ...session, activeOrderId: 5 })
+    const second = cache.get(session.token)
+    expect(second).not.toBe(first)
+    expect(second.activeOrderId).toBe(5)
+    expect(cache.stats()).toMatchObject({ hits: 3, misses: 0, nearCacheEntries: 1 })
   })
 
   test('a later set replaces the value; the session object passed in is not kept', () => {
@@ -231,6 +244,7 @@ describe('options', () => {
       maxEntries: 100_000,
       maxBytes: 256 * 2 ** 20,
       ttlMs: undefined,
+      nearCacheSize: 10_000,
     })
   })
 
@@ -238,7 +252,8 @@ describe('options', () => {
     [{ maxEntries: 0 }, /maxEntries must be a whole number from 1/],
     [{ maxEntries: 1.5 }, /maxEntries must be a whole number/],
     [{ maxEntries: '10' }, /maxEntries must be a whole number/],
-    [{ maxEntries: 2 ** 32 }, /maxEntries must be a whole number from 1 to 4294967295/],
+    [{ maxEntries: 2 ** 27 + 1 }, /maxEntries must be a whole number from 1 to 134217728/],
+    [{ nearCacheSize: -1 }, /nearCacheSize must be a whole number, 0 or more/],
     [{ maxBytes: -1 }, /maxBytes must be a whole number/],
     [{ maxBytes: NaN }, /maxBytes must be a whole number/],
     [{ ttl: 0 }, /ttl must be at least 1 millisecond/],

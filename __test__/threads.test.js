@@ -92,3 +92,71 @@ describe('worker_threads share one store', () => {
     }
   })
 })
+
+describe("the near cache never outlives another thread's write", () => {
+  let name, main, worker
+  beforeAll(async () => {
+    name = f.storeName('near')
+    main = new NativeSessionCacheStrategy({ name, maxEntries: 1000 })
+    worker = startWorker(name)
+    await worker.call('ping')
+  })
+  afterAll(() => worker.stop())
+
+  /** A session the main thread has read, so its near cache holds it. */
+  function nearCached() {
+    const session = f.customerSession()
+    main.set(session)
+    const first = main.get(session.token)
+    expect(main.get(session.token)).toBe(first)
+    return session
+  }
+
+  test('a set in another thread: the next get sees the new value', async () => {
+    const session = nearCached()
+    await worker.call('set', { ...session, activeOrderId: 4711 })
+    expect(main.get(session.token).activeOrderId).toBe(4711)
+  })
+
+  test('a delete in another thread: the next get misses', async () => {
+    const session = nearCached()
+    await worker.call('delete', session.token)
+    expect(main.get(session.token)).toBeUndefined()
+  })
+
+  test('a clear in another thread: the next get misses', async () => {
+    const session = nearCached()
+    await worker.call('clear')
+    expect(main.get(session.token)).toBeUndefined()
+  })
+
+  test('a rejected set in another thread: the next get misses', async () => {
+    const session = nearCached()
+    await worker.call('set', { ...session, expires: 'not a date' })
+    expect(main.get(session.token)).toBeUndefined()
+  })
+
+  test('an eviction caused by another thread: the next get misses', async () => {
+    const session = nearCached()
+    await worker.call('fill', 3000)
+    expect(main.get(session.token)).toBeUndefined()
+  })
+
+  test('near hits count as uses, so the store keeps the sessions this thread reads', async () => {
+    const hot = nearCached()
+    for (let round = 0; round < 20; round++) {
+      expect(main.get(hot.token)).toBeDefined()
+      await worker.call('fill', 100)
+    }
+    expect(main.get(hot.token)).toBeDefined()
+  })
+
+  test('an expiry: the next get misses', async () => {
+    const session = { ...f.customerSession(), cacheExpiry: Date.now() / 1000 + 0.1 }
+    main.set(session)
+    expect(main.get(session.token)).toBeDefined()
+    await new Promise((r) => setTimeout(r, 150))
+    expect(main.get(session.token)).toBeUndefined()
+  })
+})
+

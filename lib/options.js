@@ -7,10 +7,12 @@ const DEFAULTS = Object.freeze({
   maxEntries: 100_000,
   maxBytes: 256 * 2 ** 20,
   ttl: undefined,
+  nearCacheSize: 10_000,
 })
 
 const KNOWN = new Set(Object.keys(DEFAULTS))
-const MAX_ENTRIES_LIMIT = 2 ** 32 - 1
+// The slot table reserves 4 bytes of address space per possible entry (touched only when used).
+const MAX_ENTRIES_LIMIT = 2 ** 27
 
 function fail(message) {
   throw new TypeError(`NativeSessionCacheStrategy: ${message}`)
@@ -19,6 +21,13 @@ function fail(message) {
 function positiveInteger(value, option, max) {
   if (!Number.isSafeInteger(value) || value < 1 || value > max) {
     fail(`${option} must be a whole number from 1 to ${max}, got ${JSON.stringify(value) ?? String(value)}`)
+  }
+  return value
+}
+
+function nonNegativeInteger(value, option) {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    fail(`${option} must be a whole number, 0 or more, got ${JSON.stringify(value) ?? String(value)}`)
   }
   return value
 }
@@ -57,6 +66,7 @@ function parseOptions(options) {
     maxEntries: positiveInteger(merged.maxEntries, 'maxEntries', MAX_ENTRIES_LIMIT),
     maxBytes: positiveInteger(merged.maxBytes, 'maxBytes', Number.MAX_SAFE_INTEGER),
     ttlMs: ttlMs(merged.ttl),
+    nearCacheSize: nonNegativeInteger(merged.nearCacheSize, 'nearCacheSize'),
   })
 }
 

@@ -4,6 +4,10 @@ const { NativeStore, SetResult } = require('../binding.js')
 const { parseOptions } = require('./options.js')
 const { findInexactSession, encodeSession, decodeSession } = require('./encoding.js')
 const log = require('./logger.js')
+const { NearCache } = require('./near-cache.js')
+
+/** Near-cache hits are counted here and added to the store's `hits` in batches of this many. */
+const HIT_FLUSH_BATCH = 1024
 
 /**
  * Vendure's SessionCacheStrategy over a native store shared by every worker_thread of the process.
@@ -13,6 +17,11 @@ const log = require('./logger.js')
 class NativeSessionCacheStrategy {
   #options
   #store
+  /** @type {NearCache | null} */
+  #near = null
+  /** @type {Float64Array | null} where the store leaves a hit's slot, generation, epoch and deadline */
+  #hitMeta = null
+  #pendingHits = 0
 
   constructor(options) {
     this.#options = parseOptions(options)
@@ -25,11 +34,33 @@ class NativeSessionCacheStrategy {
   }
 
   #open() {
-    const { name, maxEntries, maxBytes, ttlMs } = this.#options
+    const { name, maxEntries, maxBytes, ttlMs, nearCacheSize } = this.#options
+    let store
     try {
-      return new NativeStore(name, { maxEntries, maxBytes, ttlMs })
+      store = new NativeStore(name, { maxEntries, maxBytes, ttlMs })
     } catch (error) {
       throw new TypeError(`NativeSessionCacheStrategy: ${error.message}`)
+    }
+    this.#hitMeta = new Float64Array(store.hitMeta())
+    this.#near = nearCacheSize > 0 && this.#sharesMemoryWith(store) ? new NearCache(nearCacheSize, new Int32Array(store.slotTable())) : null
+    return store
+  }
+
+  /**
+   * Whether ArrayBuffers over native memory really are (runtimes with a V8 sandbox, such as Electron,
+   * copy them instead): a near cache checking a copy of the slot table would never see a write.
+   */
+  #sharesMemoryWith(store) {
+    this.#hitMeta[0] = 12345.5
+    const shared = store.probeHitMeta() === 12345.5
+    if (!shared) log.warn('this runtime copies external ArrayBuffers: the near cache is off, every get reads the store')
+    return shared
+  }
+
+  #flushHits() {
+    if (this.#pendingHits > 0) {
+      this.#store?.addHits(this.#pendingHits)
+      this.#pendingHits = 0
     }
   }
 
@@ -44,8 +75,10 @@ class NativeSessionCacheStrategy {
   }
 
   destroy() {
+    this.#flushHits()
     this.#store?.close()
     this.#store = undefined
+    this.#near = null
   }
 
   #storeOrReopen() {
@@ -79,6 +112,7 @@ class NativeSessionCacheStrategy {
     } catch (error) {
       inexact = { problem: `reading it threw ${error?.name ?? 'an error'}: ${error?.message ?? error}`, path: 'session' }
     }
+    this.#near?.forget(token)
     if (inexact !== null) {
       store.reject(token)
       log.warn(`session not cached: ${inexact.path}: ${inexact.problem}`)
@@ -94,23 +128,39 @@ class NativeSessionCacheStrategy {
 
   get(sessionToken) {
     if (typeof sessionToken !== 'string') return undefined
+    const near = this.#near
+    if (near !== null) {
+      const session = near.lookup(sessionToken)
+      if (session !== undefined) {
+        if (++this.#pendingHits >= HIT_FLUSH_BATCH) this.#flushHits()
+        return session
+      }
+    }
     const encoded = this.#store?.get(sessionToken)
-    return encoded == null ? undefined : decodeSession(encoded)
+    if (encoded == null) return undefined
+    const session = decodeSession(encoded)
+    near?.remember(sessionToken, session, this.#hitMeta)
+    return session
   }
 
   delete(sessionToken) {
     if (typeof sessionToken !== 'string') return
+    this.#near?.forget(sessionToken)
     this.#storeOrReopen()?.delete(sessionToken)
   }
 
   clear() {
+    this.#near?.reset()
     this.#storeOrReopen()?.clear()
   }
 
   /** Counters and sizes of the store, shared by every strategy with the same name in this process. */
   stats() {
-    const stats = (this.#store ?? this.#storeOrReopen())?.stats()
-    return stats ?? { hits: 0, misses: 0, sets: 0, deletes: 0, rejected: 0, evictions: 0, expirations: 0, clears: 0, entries: 0, bytes: 0 }
+    this.#flushHits()
+    const stats = this.#storeOrReopen()?.stats() ?? {
+      hits: 0, misses: 0, sets: 0, deletes: 0, rejected: 0, evictions: 0, expirations: 0, clears: 0, entries: 0, bytes: 0,
+    }
+    return { ...stats, nearCacheEntries: this.#near?.size ?? 0 }
   }
 }
 

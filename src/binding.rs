@@ -2,10 +2,13 @@
 //! No cache logic lives here.
 
 use crate::duration::parse_duration_ms;
+use crate::generation::SlotTable;
 use crate::registry;
 use crate::store::{SetOutcome, Stats, Store, StoreConfig};
-use napi::{Error, Result, Status};
+use napi::bindgen_prelude::ArrayBuffer;
+use napi::{Env, Error, Result, Status};
 use napi_derive::napi;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Bounds of a store, as validated by the JS class.
@@ -74,10 +77,15 @@ pub fn parse_ttl(text: String) -> Result<f64> {
         .map_err(|message| Error::new(Status::InvalidArg, message))
 }
 
+/// Where `get` leaves a hit's metadata for the near cache, as f64 bits: the slot's index in the slot
+/// table, its generation, the epoch and the deadline (ms). A return object would cost more than the get.
+type HitMeta = [AtomicU64; 4];
+
 /// A handle on a process-wide store. Holding one keeps the store alive; `close` lets go of it.
 #[napi]
 pub struct NativeStore {
     store: Option<Arc<Store>>,
+    hit_meta: Arc<HitMeta>,
 }
 
 #[napi]
@@ -91,16 +99,64 @@ impl NativeStore {
         };
         let store = registry::open(&name, config)
             .map_err(|mismatch| Error::new(Status::InvalidArg, mismatch.to_string()))?;
-        Ok(Self { store: Some(store) })
+        Ok(Self {
+            store: Some(store),
+            hit_meta: Arc::new(Default::default()),
+        })
     }
 
-    /// The encoded session for `token`, or undefined.
+    /// The encoded session for `token`, or null; on a hit, its metadata is in `hitMeta()`.
     #[napi(catch_unwind)]
     pub fn get(&self, token: String) -> Option<String> {
-        self.store.as_ref()?.get_with(&token, |bytes| {
+        self.store.as_ref()?.get_with(&token, |hit| {
+            let meta = [
+                f64::from(SlotTable::index_of(hit.slot)),
+                f64::from(hit.generation),
+                f64::from(hit.epoch),
+                hit.deadline_ms as f64,
+            ];
+            for (cell, value) in self.hit_meta.iter().zip(meta) {
+                cell.store(value.to_bits(), Ordering::Relaxed);
+            }
             // The JS class only ever stores strings, so the bytes are UTF-8.
-            String::from_utf8_lossy(bytes).into_owned()
+            String::from_utf8_lossy(hit.value).into_owned()
         })
+    }
+
+    /// A Float64Array's memory: `[slot index, generation, epoch, deadline ms]` of the last hit.
+    #[napi]
+    pub fn hit_meta<'env>(&self, env: &'env Env) -> Result<ArrayBuffer<'env>> {
+        let meta = Arc::clone(&self.hit_meta);
+        let ptr = meta.as_ptr() as *mut u8;
+        let len = std::mem::size_of::<HitMeta>();
+        // SAFETY: the buffer's finalizer holds `meta`, so the memory outlives the ArrayBuffer.
+        unsafe { ArrayBuffer::from_external(env, ptr, len, meta, |_, meta| drop(meta)) }
+    }
+
+    /// An Int32Array's memory: the store's slot table (see generation.rs), shared by every thread.
+    #[napi]
+    pub fn slot_table<'env>(&self, env: &'env Env) -> Result<ArrayBuffer<'env>> {
+        let store = self
+            .store
+            .clone()
+            .ok_or_else(|| Error::new(Status::GenericFailure, "the store is closed"))?;
+        let (ptr, len) = store.slot_table().as_bytes_ptr();
+        // SAFETY: the buffer's finalizer holds the store, which owns the table.
+        unsafe { ArrayBuffer::from_external(env, ptr, len, store, |_, store| drop(store)) }
+    }
+
+    /// The first value of `hitMeta()` as Rust sees it: proves JS writes reach the same memory.
+    #[napi]
+    pub fn probe_hit_meta(&self) -> f64 {
+        f64::from_bits(self.hit_meta[0].load(Ordering::Relaxed))
+    }
+
+    /// Counts hits the near cache answered without calling the store.
+    #[napi(catch_unwind)]
+    pub fn add_hits(&self, hits: u32) {
+        if let Some(store) = &self.store {
+            store.add_hits(u64::from(hits));
+        }
     }
 
     #[napi(catch_unwind)]

@@ -5,6 +5,7 @@ pub mod binding;
 pub mod counters;
 pub mod duration;
 pub mod expiry;
+pub mod generation;
 pub mod policy;
 pub mod registry;
 pub mod store;

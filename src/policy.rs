@@ -1,65 +1,9 @@
 //! Victim choice: CLOCK, an approximated LRU. Each cached key owns a slot in a ring; a hit sets the
-//! slot's reference bit without any lock; to make room the hand sweeps the ring, clearing set bits
+//! slot's reference bit (in the generation table) without any lock; to make room the hand sweeps the ring, clearing set bits
 //! (a second chance) and evicting the first slot whose bit is clear. Pure data structures: the store
 //! decides what "a hit" and "must go" mean.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::OnceLock;
-
-/// Slots per lazily allocated chunk of reference bits, so a large `maxEntries` costs nothing until used.
-const CHUNK_SLOTS: usize = 1 << 16;
-
-/// One reference bit per slot, read and written lock-free by every thread.
-pub struct ReferenceBits {
-    chunks: Box<[OnceLock<Box<[AtomicBool]>>]>,
-}
-
-impl ReferenceBits {
-    pub fn new(capacity: usize) -> Self {
-        Self {
-            chunks: (0..capacity.div_ceil(CHUNK_SLOTS))
-                .map(|_| OnceLock::new())
-                .collect(),
-        }
-    }
-
-    #[inline]
-    fn bit(&self, slot: u32) -> Option<&AtomicBool> {
-        let slot = slot as usize;
-        self.chunks
-            .get(slot / CHUNK_SLOTS)?
-            .get()?
-            .get(slot % CHUNK_SLOTS)
-    }
-
-    /// Marks a use. Reads first so that hot slots shared by several threads stay in every core's cache.
-    #[inline]
-    pub fn touch(&self, slot: u32) {
-        if let Some(bit) = self.bit(slot) {
-            if !bit.load(Ordering::Relaxed) {
-                bit.store(true, Ordering::Relaxed);
-            }
-        }
-    }
-
-    /// Clears the bit and says whether it was set.
-    fn take(&self, slot: u32) -> bool {
-        self.bit(slot)
-            .is_some_and(|bit| bit.swap(false, Ordering::Relaxed))
-    }
-
-    /// Clears the bit of a newly taken slot, allocating its chunk on first use.
-    fn reset(&self, slot: u32) {
-        let slot = slot as usize;
-        if let Some(chunk) = self.chunks.get(slot / CHUNK_SLOTS) {
-            let bits =
-                chunk.get_or_init(|| (0..CHUNK_SLOTS).map(|_| AtomicBool::new(false)).collect());
-            if let Some(bit) = bits.get(slot % CHUNK_SLOTS) {
-                bit.store(false, Ordering::Relaxed);
-            }
-        }
-    }
-}
+use crate::generation::SlotTable;
 
 /// What the store says of the key under the hand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,7 +50,7 @@ impl<K> ClockRing<K> {
     }
 
     /// Gives `key` a slot with a clear reference bit, or `None` when every slot is taken.
-    pub fn insert(&mut self, key: K, bits: &ReferenceBits) -> Option<u32> {
+    pub fn insert(&mut self, key: K, table: &SlotTable) -> Option<u32> {
         let slot = match self.free.pop() {
             Some(slot) => slot,
             None if self.keys.len() < self.capacity => {
@@ -116,7 +60,7 @@ impl<K> ClockRing<K> {
             None => return None,
         };
         self.keys[slot as usize] = Some(key);
-        bits.reset(slot);
+        table.claim(slot);
         self.len += 1;
         Some(slot)
     }
@@ -136,7 +80,7 @@ impl<K> ClockRing<K> {
     /// Two full turns always suffice, since the first clears every bit it passes.
     pub fn next_victim(
         &mut self,
-        bits: &ReferenceBits,
+        table: &SlotTable,
         mut judge: impl FnMut(&K) -> Verdict,
     ) -> Option<u32> {
         let span = self.keys.len();
@@ -153,7 +97,7 @@ impl<K> ClockRing<K> {
                 Verdict::Keep => continue,
                 Verdict::Dead => return Some(slot),
                 Verdict::Alive => {
-                    if !bits.take(slot) {
+                    if !table.take_reference(slot) {
                         return Some(slot);
                     }
                 }
@@ -171,7 +115,7 @@ mod tests {
     /// A cache of `capacity` keys driven by CLOCK, as the store drives it.
     struct ClockCache {
         ring: ClockRing<u64>,
-        bits: ReferenceBits,
+        table: SlotTable,
         slots: HashMap<u64, u32>,
     }
 
@@ -179,7 +123,7 @@ mod tests {
         fn new(capacity: usize) -> Self {
             Self {
                 ring: ClockRing::with_capacity(capacity),
-                bits: ReferenceBits::new(capacity),
+                table: SlotTable::new(capacity),
                 slots: HashMap::new(),
             }
         }
@@ -187,19 +131,19 @@ mod tests {
         /// Returns whether `key` was a hit; a miss inserts it.
         fn access(&mut self, key: u64) -> bool {
             if let Some(&slot) = self.slots.get(&key) {
-                self.bits.touch(slot);
+                self.table.touch(slot);
                 return true;
             }
-            let slot = match self.ring.insert(key, &self.bits) {
+            let slot = match self.ring.insert(key, &self.table) {
                 Some(slot) => slot,
                 None => {
                     let victim = self
                         .ring
-                        .next_victim(&self.bits, |_| Verdict::Alive)
+                        .next_victim(&self.table, |_| Verdict::Alive)
                         .unwrap();
                     let old = self.ring.remove(victim).unwrap();
                     self.slots.remove(&old);
-                    self.ring.insert(key, &self.bits).unwrap()
+                    self.ring.insert(key, &self.table).unwrap()
                 }
             };
             self.slots.insert(key, slot);
@@ -293,28 +237,28 @@ mod tests {
 
     #[test]
     fn a_referenced_slot_gets_a_second_chance() {
-        let bits = ReferenceBits::new(3);
+        let table = SlotTable::new(3);
         let mut ring = ClockRing::with_capacity(3);
-        let a = ring.insert("a", &bits).unwrap();
-        let b = ring.insert("b", &bits).unwrap();
-        ring.insert("c", &bits).unwrap();
-        assert_eq!(ring.insert("d", &bits), None, "the ring is full");
-        bits.touch(a);
-        bits.touch(b);
-        let victim = ring.next_victim(&bits, |_| Verdict::Alive).unwrap();
+        let a = ring.insert("a", &table).unwrap();
+        let b = ring.insert("b", &table).unwrap();
+        ring.insert("c", &table).unwrap();
+        assert_eq!(ring.insert("d", &table), None, "the ring is full");
+        table.touch(a);
+        table.touch(b);
+        let victim = ring.next_victim(&table, |_| Verdict::Alive).unwrap();
         assert_eq!(ring.key(victim), Some(&"c"));
     }
 
     #[test]
     fn dead_keys_go_first_and_kept_keys_never() {
-        let bits = ReferenceBits::new(3);
+        let table = SlotTable::new(3);
         let mut ring = ClockRing::with_capacity(3);
         for k in ["a", "b", "c"] {
-            let slot = ring.insert(k, &bits).unwrap();
-            bits.touch(slot);
+            let slot = ring.insert(k, &table).unwrap();
+            table.touch(slot);
         }
         let victim = ring
-            .next_victim(&bits, |k| {
+            .next_victim(&table, |k| {
                 if *k == "b" {
                     Verdict::Dead
                 } else {
@@ -323,19 +267,19 @@ mod tests {
             })
             .unwrap();
         assert_eq!(ring.key(victim), Some(&"b"));
-        assert_eq!(ring.next_victim(&bits, |_| Verdict::Keep), None);
+        assert_eq!(ring.next_victim(&table, |_| Verdict::Keep), None);
     }
 
     #[test]
     fn freed_slots_are_reused_and_counted() {
-        let bits = ReferenceBits::new(2);
+        let table = SlotTable::new(2);
         let mut ring = ClockRing::with_capacity(2);
-        let a = ring.insert(1, &bits).unwrap();
-        ring.insert(2, &bits).unwrap();
+        let a = ring.insert(1, &table).unwrap();
+        ring.insert(2, &table).unwrap();
         assert_eq!(ring.remove(a), Some(1));
         assert_eq!(ring.remove(a), None);
         assert_eq!(ring.len(), 1);
-        assert_eq!(ring.insert(3, &bits), Some(a));
+        assert_eq!(ring.insert(3, &table), Some(a));
         assert_eq!(ring.span(), 2);
     }
 }

@@ -8,7 +8,8 @@
 
 use crate::counters::StripedCounter;
 use crate::expiry::{deadline_ms, DeadlineIndex};
-use crate::policy::{ClockRing, ReferenceBits, Verdict};
+use crate::generation::SlotTable;
+use crate::policy::{ClockRing, Verdict};
 use crate::time::TimeSource;
 use dashmap::DashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -60,12 +61,22 @@ pub struct Stats {
     pub bytes: u64,
 }
 
+/// A live entry as `get_with` shows it: the encoded session, and what a near cache needs to know
+/// when a copy it decoded stops being current.
+pub struct Hit<'a> {
+    pub value: &'a [u8],
+    pub slot: u32,
+    pub generation: u32,
+    pub epoch: u32,
+    pub deadline_ms: u64,
+}
+
 type Key = Arc<str>;
 
 struct Entry {
     value: Box<[u8]>,
     deadline_ms: u64,
-    epoch: u64,
+    epoch: u32,
     slot: u32,
 }
 
@@ -116,9 +127,8 @@ fn bump(counter: &AtomicU64) {
 pub struct Store {
     config: StoreConfig,
     map: DashMap<Key, Entry, ahash::RandomState>,
-    bits: ReferenceBits,
+    table: SlotTable,
     writer: Mutex<Writer>,
-    epoch: AtomicU64,
     /// Mirrors of the writer's figures, readable without its lock.
     bytes: AtomicUsize,
     entries: AtomicUsize,
@@ -132,13 +142,12 @@ impl Store {
         Self {
             config,
             map: DashMap::with_hasher(ahash::RandomState::new()),
-            bits: ReferenceBits::new(config.max_entries),
+            table: SlotTable::new(config.max_entries),
             writer: Mutex::new(Writer {
                 ring: ClockRing::with_capacity(config.max_entries),
                 deadlines: DeadlineIndex::default(),
                 bytes: 0,
             }),
-            epoch: AtomicU64::new(0),
             bytes: AtomicUsize::new(0),
             entries: AtomicUsize::new(0),
             reclaim_pending: AtomicBool::new(false),
@@ -159,21 +168,28 @@ impl Store {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn is_dead(&self, entry: &Entry, now_ms: u64, epoch: u64) -> bool {
+    fn is_dead(&self, entry: &Entry, now_ms: u64, epoch: u32) -> bool {
         entry.epoch != epoch || entry.deadline_ms <= now_ms
     }
 
     /// Calls `read` with the encoded session if `key` holds a live entry.
-    pub fn get_with<R>(&self, key: &str, read: impl FnOnce(&[u8]) -> R) -> Option<R> {
+    pub fn get_with<R>(&self, key: &str, read: impl FnOnce(Hit<'_>) -> R) -> Option<R> {
         let now = self.time.now_ms();
-        let epoch = self.epoch.load(Ordering::Acquire);
+        let epoch = self.table.epoch();
         let dead = match self.map.get(key) {
             None => false,
             Some(entry) if self.is_dead(&entry, now, epoch) => true,
             Some(entry) => {
-                self.bits.touch(entry.slot);
+                self.table.touch(entry.slot);
                 self.counters.hits.incr();
-                return Some(read(&entry.value));
+                // Read while the guard is held: see generation.rs on ordering.
+                return Some(read(Hit {
+                    value: &entry.value,
+                    slot: entry.slot,
+                    generation: self.table.generation(entry.slot),
+                    epoch: entry.epoch,
+                    deadline_ms: entry.deadline_ms,
+                }));
             }
         };
         self.counters.misses.incr();
@@ -184,6 +200,16 @@ impl Store {
             }
         }
         None
+    }
+
+    /// Counts hits answered by a near cache, which never reach the store.
+    pub fn add_hits(&self, n: u64) {
+        self.counters.hits.add(n);
+    }
+
+    /// The generation table that near caches check.
+    pub fn slot_table(&self) -> &SlotTable {
+        &self.table
     }
 
     pub fn set(
@@ -225,7 +251,7 @@ impl Store {
             },
             None => {
                 let key: Key = Arc::from(key);
-                match writer.ring.insert(Arc::clone(&key), &self.bits) {
+                match writer.ring.insert(Arc::clone(&key), &self.table) {
                     Some(slot) => (slot, key),
                     None => return SetOutcome::TooLarge,
                 }
@@ -234,11 +260,12 @@ impl Store {
         let entry = Entry {
             value,
             deadline_ms: deadline,
-            epoch: self.epoch.load(Ordering::Acquire),
+            epoch: self.table.epoch(),
             slot,
         };
         if self.map.insert(key, entry).is_some() {
             writer.bytes -= replaced_cost;
+            self.table.invalidate(slot);
         }
         writer.bytes += cost;
         writer.deadlines.file(slot, deadline);
@@ -262,7 +289,7 @@ impl Store {
 
     /// Makes every entry dead at once; `reclaim` frees their memory later.
     pub fn clear(&self) {
-        self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.table.advance_epoch();
         self.reclaim_pending.store(true, Ordering::Release);
         bump(&self.counters.clears);
     }
@@ -290,7 +317,7 @@ impl Store {
     /// Frees entries whose deadline has passed. Returns how many it freed.
     pub fn expire_due(&self) -> usize {
         let now = self.time.now_ms();
-        let epoch = self.epoch.load(Ordering::Acquire);
+        let epoch = self.table.epoch();
         let mut writer = self.lock_writer();
         let mut freed = 0;
         for slot in writer.deadlines.drain_due(now) {
@@ -309,7 +336,7 @@ impl Store {
     /// call stopped. Returns true when a whole pass has finished (nothing dead is left behind).
     pub fn reclaim(&self, cursor: &mut usize, max_slots: usize) -> bool {
         let now = self.time.now_ms();
-        let epoch = self.epoch.load(Ordering::Acquire);
+        let epoch = self.table.epoch();
         let mut writer = self.lock_writer();
         let span = writer.ring.span();
         let end = (*cursor + max_slots).min(span);
@@ -322,7 +349,7 @@ impl Store {
         if end < span {
             return false;
         }
-        if self.epoch.load(Ordering::Acquire) == epoch {
+        if self.table.epoch() == epoch {
             self.reclaim_pending.store(false, Ordering::Release);
         }
         *cursor = 0;
@@ -343,9 +370,9 @@ impl Store {
     }
 
     fn evict_one(&self, writer: &mut Writer, protect: &str, now: u64) -> bool {
-        let epoch = self.epoch.load(Ordering::Acquire);
+        let epoch = self.table.epoch();
         let map = &self.map;
-        let victim = writer.ring.next_victim(&self.bits, |key| {
+        let victim = writer.ring.next_victim(&self.table, |key| {
             if &**key == protect {
                 return Verdict::Keep;
             }
@@ -361,7 +388,7 @@ impl Store {
         dead || self.remove(writer, &key, Removal::Evicted)
     }
 
-    fn remove_if_dead(&self, writer: &mut Writer, key: &str, now: u64, epoch: u64) -> bool {
+    fn remove_if_dead(&self, writer: &mut Writer, key: &str, now: u64, epoch: u32) -> bool {
         match self.map.remove_if(key, |_, e| self.is_dead(e, now, epoch)) {
             Some((key, entry)) => {
                 self.forget(writer, &key, &entry, Removal::Dead);
@@ -386,6 +413,7 @@ impl Store {
 
     /// Releases what a removed entry held and counts why it went.
     fn forget(&self, writer: &mut Writer, key: &str, entry: &Entry, why: Removal) {
+        self.table.invalidate(entry.slot);
         writer.ring.remove(entry.slot);
         writer.bytes -= entry.charge(key);
         self.publish_sizes(writer);
@@ -426,7 +454,7 @@ mod tests {
     }
 
     fn get(store: &Store, key: &str) -> Option<String> {
-        store.get_with(key, |b| String::from_utf8(b.to_vec()).unwrap())
+        store.get_with(key, |hit| String::from_utf8(hit.value.to_vec()).unwrap())
     }
 
     #[test]
@@ -659,5 +687,49 @@ mod tests {
         let writer = s.lock_writer();
         assert_eq!(writer.ring.len(), s.map.len());
         assert_eq!(writer.bytes as u64, stats.bytes);
+    }
+
+    #[test]
+    fn every_write_or_removal_changes_the_slots_generation_and_clear_the_epoch() {
+        let (s, time) = store(2, 1 << 20, None);
+        let meta = |s: &Store, k: &str| s.get_with(k, |h| (h.slot, h.generation, h.epoch));
+        put(&s, "a", "1");
+        let (slot, g1, e1) = meta(&s, "a").unwrap();
+        put(&s, "a", "2");
+        let (slot2, g2, _) = meta(&s, "a").unwrap();
+        assert_eq!(slot, slot2, "an overwrite keeps the slot");
+        assert_ne!(g1, g2, "an overwrite changes the generation");
+        assert!(s.delete("a"));
+        let g3 = s.slot_table().generation(slot);
+        assert_ne!(g3, g2, "a delete changes the generation");
+
+        put(&s, "b", "1");
+        put(&s, "c", "1");
+        let before: Vec<_> = ["b", "c"].map(|k| (k, meta(&s, k).unwrap())).into();
+        put(&s, "d", "1"); // evicts b or c
+        let gone: Vec<_> = before
+            .iter()
+            .filter(|(k, _)| meta(&s, k).is_none())
+            .collect();
+        assert_eq!(gone.len(), 1);
+        let (_, (slot_gone, generation_gone, _)) = gone[0];
+        assert_ne!(
+            s.slot_table().generation(*slot_gone),
+            *generation_gone,
+            "an eviction changes the generation"
+        );
+
+        s.set("e", b"1".as_slice().into(), FAR_S, (NOW + 10) as f64);
+        let (slot_e, ge, _) = meta(&s, "e").unwrap();
+        time.advance(2_000);
+        assert_eq!(s.expire_due(), 1);
+        assert_ne!(
+            s.slot_table().generation(slot_e),
+            ge,
+            "an expiry changes the generation"
+        );
+
+        s.clear();
+        assert_ne!(s.slot_table().epoch(), e1);
     }
 }

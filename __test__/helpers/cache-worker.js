@@ -35,6 +35,10 @@ const ops = {
   delete: (token) => cache.delete(token),
   clear: () => cache.clear(),
   churn,
+  /** Sets `n` new sessions. */
+  fill: (n) => {
+    for (let i = 0; i < n; i++) cache.set(f.anonymousSession())
+  },
 }
 
 parentPort.on('message', ({ id, op, arg }) => {
