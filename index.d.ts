@@ -30,6 +30,14 @@ export interface NativeSessionCacheOptions {
    * @default undefined (no bound beyond Vendure's)
    */
   ttl?: number | string
+  /**
+   * Sessions each thread keeps decoded, returned again without a call into the store for as long
+   * as the store proves them current (no write, delete, clear, eviction or expiry since). Repeated
+   * gets in one thread may then return the same object, as Vendure's InMemorySessionCacheStrategy
+   * does: treat it as read-only (Vendure does). 0 turns it off: every get decodes a fresh copy.
+   * @default 10000
+   */
+  nearCacheSize?: number
 }
 
 /** Validated options, with defaults filled in. */
@@ -38,6 +46,7 @@ export interface ResolvedNativeSessionCacheOptions {
   readonly maxEntries: number
   readonly maxBytes: number
   readonly ttlMs: number | undefined
+  readonly nearCacheSize: number
 }
 
 /** Counters and sizes of a store; shared by every strategy with the same name in the process. */
@@ -57,6 +66,8 @@ export interface NativeSessionCacheStats {
   entries: number
   /** Bytes charged for the entries held now. */
   bytes: number
+  /** Sessions this thread's near cache holds (per thread, unlike every other figure). */
+  nearCacheEntries: number
 }
 
 export declare class NativeSessionCacheStrategy implements SessionCacheStrategy {
@@ -71,7 +82,10 @@ export declare class NativeSessionCacheStrategy implements SessionCacheStrategy 
    * and one warning is logged. @throws TypeError only when `session` names no non-empty string token.
    */
   set(session: CachedSession): void
-  /** A fresh copy of what was set for `sessionToken`, `expires` a Date, or undefined. */
+  /**
+   * What was set for `sessionToken` (equal to it, `expires` a Date), or undefined. With the near
+   * cache on, repeated gets in one thread may return the same object until the session is written.
+   */
   get(sessionToken: string): CachedSession | undefined
   delete(sessionToken: string): void
   /** Makes every cached session unreachable at once; memory is freed in the background. */
@@ -84,4 +98,5 @@ export declare const DEFAULT_OPTIONS: Readonly<{
   maxEntries: number
   maxBytes: number
   ttl: undefined
+  nearCacheSize: number
 }>
