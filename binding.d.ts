@@ -45,6 +45,7 @@ export declare const enum SetResult {
 export interface StoreOptions {
   maxEntries: number
   maxBytes: number
+  maxEntryBytes: number
   ttlMs?: number
 }
 

@@ -25,6 +25,12 @@ export interface NativeSessionCacheOptions {
    */
   maxBytes?: number
   /**
+   * The largest single session worth caching (token + JSON + 200 B), so that one giant session (a
+   * superadmin on thousands of channels) cannot evict the whole cache. A larger one is not cached,
+   * counted in `rejected` and logged. @default 1048576 (1 MiB)
+   */
+  maxEntryBytes?: number
+  /**
    * An upper bound on how long any session stays cached, in milliseconds or as a string such as
    * `'30m'`, `'1h'`, `'2d'`. Vendure's own `cacheExpiry` and the session's `expires` always apply too.
    * @default undefined (no bound beyond Vendure's)
@@ -45,6 +51,7 @@ export interface ResolvedNativeSessionCacheOptions {
   readonly name: string
   readonly maxEntries: number
   readonly maxBytes: number
+  readonly maxEntryBytes: number
   readonly ttlMs: number | undefined
   readonly nearCacheSize: number
 }
@@ -97,6 +104,7 @@ export declare const DEFAULT_OPTIONS: Readonly<{
   name: string
   maxEntries: number
   maxBytes: number
+  maxEntryBytes: number
   ttl: undefined
   nearCacheSize: number
 }>

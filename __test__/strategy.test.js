@@ -232,8 +232,29 @@ describe('bad input', () => {
     expect(cache.get(s.token)).toBeUndefined()
     expect(cache.stats().rejected).toBe(1)
     expect(warn).toHaveBeenCalledTimes(1)
-    expect(warn.mock.calls[0][0]).toMatch(/exceed maxBytes \(4096\); raise maxBytes/)
+    expect(warn.mock.calls[0][0]).toMatch(/exceed maxBytes \(4096, with 200 B of overhead\); raise maxBytes/)
     expect(warn.mock.calls[0][0]).not.toContain(s.token)
+  })
+})
+
+describe('maxEntryBytes', () => {
+  test('one giant session is not cached, counted and logged, and evicts nothing', () => {
+    const warn = jest.spyOn(Logger, 'warn').mockImplementation(() => {})
+    try {
+      const cache = cacheWith('entry-bytes', { maxEntryBytes: 8192 })
+      const others = Array.from({ length: 20 }, () => f.customerSession())
+      others.forEach((s) => cache.set(s))
+      const giant = f.superadminSession()
+      giant.user.channelPermissions = Array.from({ length: 50 }, (_, i) => ({ ...giant.user.channelPermissions[0], id: i }))
+      cache.set(giant)
+      expect(cache.get(giant.token)).toBeUndefined()
+      expect(cache.stats()).toMatchObject({ rejected: 1, evictions: 0, entries: 20 })
+      others.forEach((s) => expect(cache.get(s.token)).toStrictEqual(s))
+      expect(warn).toHaveBeenCalledTimes(1)
+      expect(warn.mock.calls[0][0]).toMatch(/exceed maxEntryBytes \(8192/)
+    } finally {
+      warn.mockRestore()
+    }
   })
 })
 
@@ -243,6 +264,7 @@ describe('options', () => {
       name: expect.any(String),
       maxEntries: 100_000,
       maxBytes: 256 * 2 ** 20,
+      maxEntryBytes: 2 ** 20,
       ttlMs: undefined,
       nearCacheSize: 10_000,
     })

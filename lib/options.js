@@ -6,6 +6,7 @@ const DEFAULTS = Object.freeze({
   name: 'vendure-session-cache',
   maxEntries: 100_000,
   maxBytes: 256 * 2 ** 20,
+  maxEntryBytes: 2 ** 20,
   ttl: undefined,
   nearCacheSize: 10_000,
 })
@@ -65,6 +66,7 @@ function parseOptions(options) {
     name: merged.name,
     maxEntries: positiveInteger(merged.maxEntries, 'maxEntries', MAX_ENTRIES_LIMIT),
     maxBytes: positiveInteger(merged.maxBytes, 'maxBytes', Number.MAX_SAFE_INTEGER),
+    maxEntryBytes: positiveInteger(merged.maxEntryBytes, 'maxEntryBytes', Number.MAX_SAFE_INTEGER),
     ttlMs: ttlMs(merged.ttl),
     nearCacheSize: nonNegativeInteger(merged.nearCacheSize, 'nearCacheSize'),
   })

@@ -8,6 +8,8 @@ const { NearCache } = require('./near-cache.js')
 
 /** Near-cache hits are counted here and added to the store's `hits` in batches of this many. */
 const HIT_FLUSH_BATCH = 1024
+/** Bytes charged per entry beyond token and JSON (src/store.rs, measured). */
+const ENTRY_OVERHEAD_BYTES = 200
 
 /**
  * Vendure's SessionCacheStrategy over a native store shared by every worker_thread of the process.
@@ -34,10 +36,10 @@ class NativeSessionCacheStrategy {
   }
 
   #open() {
-    const { name, maxEntries, maxBytes, ttlMs, nearCacheSize } = this.#options
+    const { name, maxEntries, maxBytes, maxEntryBytes, ttlMs, nearCacheSize } = this.#options
     let store
     try {
-      store = new NativeStore(name, { maxEntries, maxBytes, ttlMs })
+      store = new NativeStore(name, { maxEntries, maxBytes, maxEntryBytes, ttlMs })
     } catch (error) {
       throw new TypeError(`NativeSessionCacheStrategy: ${error.message}`)
     }
@@ -120,8 +122,10 @@ class NativeSessionCacheStrategy {
     }
     const result = store.set(token, encoded, session.cacheExpiry, session.expires.getTime())
     if (result === SetResult.TooLarge) {
+      const { maxBytes, maxEntryBytes } = this.#options
+      const [limit, option] = maxEntryBytes < maxBytes ? [maxEntryBytes, 'maxEntryBytes'] : [maxBytes, 'maxBytes']
       log.warn(
-        `session not cached: its ${encoded.length} bytes exceed maxBytes (${this.#options.maxBytes}); raise maxBytes`,
+        `session not cached: its ${encoded.length} characters of JSON exceed ${option} (${limit}, with ${ENTRY_OVERHEAD_BYTES} B of overhead); raise ${option} if sessions this large are expected`,
       )
     }
   }

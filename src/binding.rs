@@ -16,6 +16,7 @@ use std::sync::Arc;
 pub struct StoreOptions {
     pub max_entries: u32,
     pub max_bytes: f64,
+    pub max_entry_bytes: f64,
     pub ttl_ms: Option<f64>,
 }
 
@@ -95,6 +96,7 @@ impl NativeStore {
         let config = StoreConfig {
             max_entries: options.max_entries as usize,
             max_bytes: options.max_bytes as usize,
+            max_entry_bytes: options.max_entry_bytes as usize,
             ttl_ms: options.ttl_ms.map(|ms| ms as u64),
         };
         let store = registry::open(&name, config)

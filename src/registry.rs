@@ -20,9 +20,10 @@ impl std::fmt::Display for ConfigMismatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let describe = |c: &StoreConfig| {
             format!(
-                "maxEntries {}, maxBytes {}, ttl {}",
+                "maxEntries {}, maxBytes {}, maxEntryBytes {}, ttl {}",
                 c.max_entries,
                 c.max_bytes,
+                c.max_entry_bytes,
                 c.ttl_ms.map_or("none".to_string(), |t| format!("{t} ms"))
             )
         };

@@ -25,6 +25,9 @@ pub const ENTRY_OVERHEAD_BYTES: usize = 200;
 pub struct StoreConfig {
     pub max_entries: usize,
     pub max_bytes: usize,
+    /// The largest single entry (token + encoded session + overhead) worth caching, so that one
+    /// giant session cannot evict the whole cache.
+    pub max_entry_bytes: usize,
     pub ttl_ms: Option<u64>,
 }
 
@@ -33,6 +36,7 @@ impl Default for StoreConfig {
         Self {
             max_entries: 100_000,
             max_bytes: 256 << 20,
+            max_entry_bytes: 1 << 20,
             ttl_ms: None,
         }
     }
@@ -43,7 +47,8 @@ pub enum SetOutcome {
     Stored,
     /// The deadline had already passed: nothing stored, any older entry for the token removed.
     AlreadyExpired,
-    /// The entry alone exceeds `max_bytes`: nothing stored, any older entry for the token removed.
+    /// The entry alone exceeds `max_entry_bytes` or `max_bytes`: nothing stored, any older entry for
+    /// the token removed.
     TooLarge,
 }
 
@@ -227,7 +232,7 @@ impl Store {
             self.remove(&mut writer, key, Removal::Superseded);
             return SetOutcome::AlreadyExpired;
         }
-        if cost > self.config.max_bytes {
+        if cost > self.config.max_bytes.min(self.config.max_entry_bytes) {
             self.remove(&mut writer, key, Removal::Superseded);
             bump(&self.counters.rejected);
             return SetOutcome::TooLarge;
@@ -444,6 +449,7 @@ mod tests {
         let config = StoreConfig {
             max_entries,
             max_bytes,
+            max_entry_bytes: max_bytes,
             ttl_ms,
         };
         (Store::new(config, time.clone()), time)
@@ -731,5 +737,21 @@ mod tests {
 
         s.clear();
         assert_ne!(s.slot_table().epoch(), e1);
+    }
+
+    #[test]
+    fn an_entry_over_max_entry_bytes_is_refused_however_much_room_there_is() {
+        let time = Arc::new(MockTime::new(NOW));
+        let config = StoreConfig {
+            max_entries: 10,
+            max_bytes: 1 << 20,
+            max_entry_bytes: charge(1, 100),
+            ttl_ms: None,
+        };
+        let s = Store::new(config, time);
+        assert_eq!(put(&s, "a", &"x".repeat(100)), SetOutcome::Stored);
+        assert_eq!(put(&s, "a", &"x".repeat(101)), SetOutcome::TooLarge);
+        assert_eq!(get(&s, "a"), None);
+        assert_eq!(s.stats().rejected, 1);
     }
 }
