@@ -39,6 +39,7 @@ fn main() {
             StoreConfig {
                 max_entries: n,
                 max_bytes: usize::MAX,
+                max_entry_bytes: usize::MAX,
                 ttl_ms: None,
             },
             Arc::new(WallClock),
