@@ -25,6 +25,8 @@ export declare class NativeStore {
   set(token: string, encoded: string, cacheExpiryS: number, expiresMs: number): SetResult
   delete(token: string): boolean
   reject(token: string): void
+  /** Counts a session refused before it could name a store key. */
+  countRejection(): void
   clear(): void
   stats(): StoreStats
   /** Lets go of the store; its memory is freed when no other handle in the process holds it. */

@@ -232,7 +232,7 @@ describe('bad input', () => {
     expect(cache.get(s.token)).toBeUndefined()
     expect(cache.stats().rejected).toBe(1)
     expect(warn).toHaveBeenCalledTimes(1)
-    expect(warn.mock.calls[0][0]).toMatch(/exceed maxBytes \(4096, with 200 B of overhead\); raise maxBytes/)
+    expect(warn.mock.calls[0][0]).toMatch(/larger than maxBytes \(4096 B, counting 200 B of overhead\); raise maxBytes/)
     expect(warn.mock.calls[0][0]).not.toContain(s.token)
   })
 })
@@ -251,7 +251,7 @@ describe('maxEntryBytes', () => {
       expect(cache.stats()).toMatchObject({ rejected: 1, evictions: 0, entries: 20 })
       others.forEach((s) => expect(cache.get(s.token)).toStrictEqual(s))
       expect(warn).toHaveBeenCalledTimes(1)
-      expect(warn.mock.calls[0][0]).toMatch(/exceed maxEntryBytes \(8192/)
+      expect(warn.mock.calls[0][0]).toMatch(/larger than maxEntryBytes \(8192 B/)
     } finally {
       warn.mockRestore()
     }

@@ -5,13 +5,31 @@
 
 const MAX_DEPTH = 1000
 
+/**
+ * State of one walk: objects on the current path (to find cycles) and how many characters of JSON
+ * may still come, roughly, before the session is too large to cache. Counting as it goes stops the
+ * walk of a 10 MB session after the first megabyte, instead of blocking the event loop for all of it.
+ */
+class Walk {
+  constructor(maxChars) {
+    this.ancestors = new Set()
+    this.budget = maxChars
+  }
+}
+
+const TOO_LARGE = 'too large'
+
 /** Why `value` (at `path`) cannot round-trip through JSON exactly, or null if it can. */
-function findInexactValue(value, path, depth, ancestors) {
+function findInexactValue(value, path, depth, walk) {
   switch (typeof value) {
     case 'string':
+      walk.budget -= value.length + 3
+      return walk.budget < 0 ? { problem: TOO_LARGE, path } : null
     case 'boolean':
+      walk.budget -= 5
       return null
     case 'number':
+      walk.budget -= 8
       return Number.isFinite(value) ? null : { problem: `${value} is not a finite number`, path }
     case 'bigint':
       return { problem: 'a BigInt cannot be stored as JSON', path }
@@ -24,24 +42,24 @@ function findInexactValue(value, path, depth, ancestors) {
   }
   if (value === null) return null
   if (depth >= MAX_DEPTH) return { problem: `nested deeper than ${MAX_DEPTH} levels`, path }
+  const { ancestors } = walk
   if (ancestors.has(value)) return { problem: 'a circular reference cannot be stored', path }
   ancestors.add(value)
-  const found = Array.isArray(value)
-    ? findInexactInArray(value, path, depth, ancestors)
-    : findInexactInObject(value, path, depth, ancestors)
+  walk.budget -= 2
+  const found = Array.isArray(value) ? findInexactInArray(value, path, depth, walk) : findInexactInObject(value, path, depth, walk)
   ancestors.delete(value)
   return found
 }
 
-function findInexactInArray(array, path, depth, ancestors) {
+function findInexactInArray(array, path, depth, walk) {
   for (let i = 0; i < array.length; i++) {
-    const found = findInexactValue(array[i], `${path}[${i}]`, depth + 1, ancestors)
+    const found = findInexactValue(array[i], `${path}[${i}]`, depth + 1, walk)
     if (found) return found
   }
   return null
 }
 
-function findInexactInObject(object, path, depth, ancestors) {
+function findInexactInObject(object, path, depth, walk) {
   const proto = Object.getPrototypeOf(object)
   if (proto !== Object.prototype && proto !== null) {
     const kind = object instanceof Date ? 'a Date' : `a ${proto?.constructor?.name ?? 'non-plain'} object`
@@ -54,17 +72,19 @@ function findInexactInObject(object, path, depth, ancestors) {
     const child = object[key]
     // An undefined property is dropped by JSON, which is what absent means: allowed.
     if (child === undefined) continue
-    const found = findInexactValue(child, `${path}.${key}`, depth + 1, ancestors)
+    walk.budget -= key.length + 3
+    const found = findInexactValue(child, `${path}.${key}`, depth + 1, walk)
     if (found) return found
   }
   return null
 }
 
 /**
- * Checks a session that names its token. Returns null if it can be stored exactly, else
- * `{ problem, path }` (the path never contains the token's value).
+ * Checks a session that names its token. Returns null if it can be stored exactly and its JSON is
+ * at most about `maxChars` long, else `{ problem, path }` (never containing the token's value);
+ * `problem` is TOO_LARGE for a session over the size.
  */
-function findInexactSession(session) {
+function findInexactSession(session, maxChars) {
   const { expires, cacheExpiry } = session
   if (!(expires instanceof Date)) {
     return { problem: `expires must be a Date, got ${describe(expires)}`, path: 'session.expires' }
@@ -78,14 +98,17 @@ function findInexactSession(session) {
       path: 'session.cacheExpiry',
     }
   }
-  const ancestors = new Set([session])
+  const walk = new Walk(maxChars - session.token.length - 40)
+  walk.ancestors.add(session)
   for (const key of Object.keys(session)) {
     if (key === 'expires' || key === 'token') continue
     const child = session[key]
     if (child === undefined) continue
-    const found = findInexactValue(child, `session.${key}`, 1, ancestors)
-    if (found) return found
+    walk.budget -= key.length + 3
+    const found = findInexactValue(child, `session.${key}`, 1, walk)
+    if (found) return found.problem === TOO_LARGE ? { problem: TOO_LARGE, path: 'session' } : found
   }
+  if (walk.budget < 0) return { problem: TOO_LARGE, path: 'session' }
   if (Object.getOwnPropertySymbols(session).length > 0) {
     return { problem: 'a symbol-keyed property cannot be stored', path: 'session' }
   }
@@ -111,4 +134,4 @@ function decodeSession(encoded) {
   return session
 }
 
-module.exports = { findInexactSession, encodeSession, decodeSession }
+module.exports = { findInexactSession, encodeSession, decodeSession, TOO_LARGE }

@@ -2,7 +2,7 @@
 
 const { NativeStore, SetResult } = require('../binding.js')
 const { parseOptions } = require('./options.js')
-const { findInexactSession, encodeSession, decodeSession } = require('./encoding.js')
+const { findInexactSession, encodeSession, decodeSession, TOO_LARGE } = require('./encoding.js')
 const log = require('./logger.js')
 const { NearCache } = require('./near-cache.js')
 
@@ -106,28 +106,35 @@ class NativeSessionCacheStrategy {
     }
     const store = this.#storeOrReopen()
     if (store === undefined) return
+    this.#near?.forget(token)
+    if (!token.isWellFormed()) {
+      // Rust strings are UTF-8: a lone surrogate would become U+FFFD and could collide with another
+      // token, so such a token never reaches the store. Vendure's tokens are hex or bcrypt hashes.
+      store.countRejection()
+      log.warn('session not cached: session.token contains a lone UTF-16 surrogate')
+      return
+    }
+    const { maxBytes, maxEntryBytes } = this.#options
+    const [limit, limitName] = maxEntryBytes < maxBytes ? [maxEntryBytes, 'maxEntryBytes'] : [maxBytes, 'maxBytes']
     let encoded
     let inexact
     try {
-      inexact = findInexactSession(session)
+      inexact = findInexactSession(session, limit - ENTRY_OVERHEAD_BYTES)
       if (inexact === null) encoded = encodeSession(session)
     } catch (error) {
       inexact = { problem: `reading it threw ${error?.name ?? 'an error'}: ${error?.message ?? error}`, path: 'session' }
     }
-    this.#near?.forget(token)
+    const tooLarge = () =>
+      log.warn(
+        `session not cached: it is larger than ${limitName} (${limit} B, counting ${ENTRY_OVERHEAD_BYTES} B of overhead); raise ${limitName} if sessions this large are expected`,
+      )
     if (inexact !== null) {
       store.reject(token)
-      log.warn(`session not cached: ${inexact.path}: ${inexact.problem}`)
+      if (inexact.problem === TOO_LARGE) tooLarge()
+      else log.warn(`session not cached: ${inexact.path}: ${inexact.problem}`)
       return
     }
-    const result = store.set(token, encoded, session.cacheExpiry, session.expires.getTime())
-    if (result === SetResult.TooLarge) {
-      const { maxBytes, maxEntryBytes } = this.#options
-      const [limit, option] = maxEntryBytes < maxBytes ? [maxEntryBytes, 'maxEntryBytes'] : [maxBytes, 'maxBytes']
-      log.warn(
-        `session not cached: its ${encoded.length} characters of JSON exceed ${option} (${limit}, with ${ENTRY_OVERHEAD_BYTES} B of overhead); raise ${option} if sessions this large are expected`,
-      )
-    }
+    if (store.set(token, encoded, session.cacheExpiry, session.expires.getTime()) === SetResult.TooLarge) tooLarge()
   }
 
   get(sessionToken) {
@@ -140,7 +147,8 @@ class NativeSessionCacheStrategy {
         return session
       }
     }
-    const encoded = this.#store?.get(sessionToken)
+    // See set(): a token with a lone surrogate cannot be in the store, and must not reach it.
+    const encoded = sessionToken.isWellFormed() ? this.#store?.get(sessionToken) : undefined
     if (encoded == null) return undefined
     const session = decodeSession(encoded)
     near?.remember(sessionToken, session, this.#hitMeta)
@@ -150,7 +158,7 @@ class NativeSessionCacheStrategy {
   delete(sessionToken) {
     if (typeof sessionToken !== 'string') return
     this.#near?.forget(sessionToken)
-    this.#storeOrReopen()?.delete(sessionToken)
+    if (sessionToken.isWellFormed()) this.#storeOrReopen()?.delete(sessionToken)
   }
 
   clear() {

@@ -196,6 +196,14 @@ impl NativeStore {
         }
     }
 
+    /// Counts a session refused before it could name a store key.
+    #[napi(catch_unwind)]
+    pub fn count_rejection(&self) {
+        if let Some(store) = &self.store {
+            store.count_rejection();
+        }
+    }
+
     #[napi(catch_unwind)]
     pub fn clear(&self) {
         if let Some(store) = &self.store {

@@ -292,6 +292,11 @@ impl Store {
         bump(&self.counters.rejected);
     }
 
+    /// Counts a refused session that never had an entry to drop.
+    pub fn count_rejection(&self) {
+        bump(&self.counters.rejected);
+    }
+
     /// Makes every entry dead at once; `reclaim` frees their memory later.
     pub fn clear(&self) {
         self.table.advance_epoch();
