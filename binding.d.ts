@@ -61,6 +61,9 @@ export interface StoreStats {
   evictions: number
   expirations: number
   clears: number
+  replaced: number
+  reclaimed: number
+  dropped: number
   entries: number
   bytes: number
 }

@@ -56,7 +56,11 @@ export interface ResolvedNativeSessionCacheOptions {
   readonly nearCacheSize: number
 }
 
-/** Counters and sizes of a store; shared by every strategy with the same name in the process. */
+/**
+ * Counters and sizes of a store; shared by every strategy with the same name in the process.
+ * Every stored session is held or left one way: `sets === entries + evictions + expirations + deletes
+ * + replaced + reclaimed + dropped`. Near-cache hits reach `hits` in batches of 1,024 per thread.
+ */
 export interface NativeSessionCacheStats {
   hits: number
   misses: number
@@ -69,6 +73,12 @@ export interface NativeSessionCacheStats {
   /** Sessions removed because their `cacheExpiry`, `expires` or `ttl` passed. */
   expirations: number
   clears: number
+  /** Sessions overwritten by a later `set` of the same token. */
+  replaced: number
+  /** Sessions made dead by `clear()` and freed since by the background sweep. */
+  reclaimed: number
+  /** Sessions dropped because a newer `set` of their token could not be cached. */
+  dropped: number
   /** Entries held now (entries made dead by `clear()` count until the background sweep frees them). */
   entries: number
   /** Bytes charged for the entries held now. */

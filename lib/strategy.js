@@ -8,6 +8,10 @@ const { NearCache } = require('./near-cache.js')
 
 /** Near-cache hits are counted here and added to the store's `hits` in batches of this many. */
 const HIT_FLUSH_BATCH = 1024
+const EMPTY_STATS = Object.freeze({
+  hits: 0, misses: 0, sets: 0, deletes: 0, rejected: 0, evictions: 0, expirations: 0, clears: 0,
+  replaced: 0, reclaimed: 0, dropped: 0, entries: 0, bytes: 0,
+})
 /** Bytes charged per entry beyond token and JSON (src/store.rs, measured). */
 const ENTRY_OVERHEAD_BYTES = 200
 
@@ -169,11 +173,11 @@ class NativeSessionCacheStrategy {
   /** Counters and sizes of the store, shared by every strategy with the same name in this process. */
   stats() {
     this.#flushHits()
-    const stats = this.#storeOrReopen()?.stats() ?? {
-      hits: 0, misses: 0, sets: 0, deletes: 0, rejected: 0, evictions: 0, expirations: 0, clears: 0, entries: 0, bytes: 0,
-    }
+    // Never reopens: reading figures after destroy() must not create a store nobody closes.
+    const stats = this.#store?.stats() ?? EMPTY_STATS
     return { ...stats, nearCacheEntries: this.#near?.size ?? 0 }
   }
+
 }
 
 module.exports = { NativeSessionCacheStrategy }

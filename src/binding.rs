@@ -31,6 +31,9 @@ pub struct StoreStats {
     pub evictions: f64,
     pub expirations: f64,
     pub clears: f64,
+    pub replaced: f64,
+    pub reclaimed: f64,
+    pub dropped: f64,
     pub entries: f64,
     pub bytes: f64,
 }
@@ -46,6 +49,9 @@ impl From<Stats> for StoreStats {
             evictions: s.evictions as f64,
             expirations: s.expirations as f64,
             clears: s.clears as f64,
+            replaced: s.replaced as f64,
+            reclaimed: s.reclaimed as f64,
+            dropped: s.dropped as f64,
             entries: s.entries as f64,
             bytes: s.bytes as f64,
         }

@@ -62,8 +62,28 @@ pub struct Stats {
     pub evictions: u64,
     pub expirations: u64,
     pub clears: u64,
+    /// Entries overwritten by a later `set` of the same token.
+    pub replaced: u64,
+    /// Entries made dead by `clear()` and freed since.
+    pub reclaimed: u64,
+    /// Entries dropped because a newer `set` of their token could not be stored (rejected, too large,
+    /// already expired).
+    pub dropped: u64,
     pub entries: u64,
     pub bytes: u64,
+}
+
+impl Stats {
+    /// Every stored entry is either still held or left exactly one way: `sets` equals this.
+    pub fn accounted_sets(&self) -> u64 {
+        self.entries
+            + self.evictions
+            + self.expirations
+            + self.deletes
+            + self.replaced
+            + self.reclaimed
+            + self.dropped
+    }
 }
 
 /// A live entry as `get_with` shows it: the encoded session, and what a near cache needs to know
@@ -123,6 +143,9 @@ struct Counters {
     evictions: AtomicU64,
     expirations: AtomicU64,
     clears: AtomicU64,
+    replaced: AtomicU64,
+    reclaimed: AtomicU64,
+    dropped: AtomicU64,
 }
 
 fn bump(counter: &AtomicU64) {
@@ -271,6 +294,7 @@ impl Store {
         if self.map.insert(key, entry).is_some() {
             writer.bytes -= replaced_cost;
             self.table.invalidate(slot);
+            bump(&self.counters.replaced);
         }
         writer.bytes += cost;
         writer.deadlines.file(slot, deadline);
@@ -319,6 +343,9 @@ impl Store {
             evictions: c.evictions.load(Ordering::Relaxed),
             expirations: c.expirations.load(Ordering::Relaxed),
             clears: c.clears.load(Ordering::Relaxed),
+            replaced: c.replaced.load(Ordering::Relaxed),
+            reclaimed: c.reclaimed.load(Ordering::Relaxed),
+            dropped: c.dropped.load(Ordering::Relaxed),
             entries: self.entries.load(Ordering::Relaxed) as u64,
             bytes: self.bytes.load(Ordering::Relaxed) as u64,
         }
@@ -402,9 +429,11 @@ impl Store {
         match self.map.remove_if(key, |_, e| self.is_dead(e, now, epoch)) {
             Some((key, entry)) => {
                 self.forget(writer, &key, &entry, Removal::Dead);
-                if entry.epoch == epoch {
-                    bump(&self.counters.expirations);
-                }
+                bump(if entry.epoch == epoch {
+                    &self.counters.expirations
+                } else {
+                    &self.counters.reclaimed
+                });
                 true
             }
             None => false,
@@ -430,7 +459,8 @@ impl Store {
         match why {
             Removal::Deleted => bump(&self.counters.deletes),
             Removal::Evicted => bump(&self.counters.evictions),
-            Removal::Rejected | Removal::Dead | Removal::Superseded => {}
+            Removal::Rejected | Removal::Superseded => bump(&self.counters.dropped),
+            Removal::Dead => {}
         }
     }
 
