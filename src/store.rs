@@ -224,7 +224,7 @@ impl Store {
         if dead {
             // Free it now if no writer is busy; otherwise the sweeper will.
             if let Ok(mut writer) = self.writer.try_lock() {
-                self.remove_if_dead(&mut writer, key, now, epoch);
+                self.remove_if_dead(&mut writer, key, now);
             }
         }
         None
@@ -354,12 +354,11 @@ impl Store {
     /// Frees entries whose deadline has passed. Returns how many it freed.
     pub fn expire_due(&self) -> usize {
         let now = self.time.now_ms();
-        let epoch = self.table.epoch();
         let mut writer = self.lock_writer();
         let mut freed = 0;
         for slot in writer.deadlines.drain_due(now) {
             if let Some(key) = writer.ring.key(slot).cloned() {
-                freed += usize::from(self.remove_if_dead(&mut writer, &key, now, epoch));
+                freed += usize::from(self.remove_if_dead(&mut writer, &key, now));
             }
         }
         // Overwrites leave stale records behind; rebuild when they far outnumber entries.
@@ -373,13 +372,13 @@ impl Store {
     /// call stopped. Returns true when a whole pass has finished (nothing dead is left behind).
     pub fn reclaim(&self, cursor: &mut usize, max_slots: usize) -> bool {
         let now = self.time.now_ms();
-        let epoch = self.table.epoch();
         let mut writer = self.lock_writer();
+        let epoch = self.table.epoch();
         let span = writer.ring.span();
         let end = (*cursor + max_slots).min(span);
         for slot in *cursor..end {
             if let Some(key) = writer.ring.key(slot as u32).cloned() {
-                self.remove_if_dead(&mut writer, &key, now, epoch);
+                self.remove_if_dead(&mut writer, &key, now);
             }
         }
         *cursor = end;
@@ -421,11 +420,15 @@ impl Store {
         let Some(key) = victim.and_then(|slot| writer.ring.key(slot).cloned()) else {
             return false;
         };
-        let dead = self.remove_if_dead(writer, &key, now, epoch);
+        let dead = self.remove_if_dead(writer, &key, now);
         dead || self.remove(writer, &key, Removal::Evicted)
     }
 
-    fn remove_if_dead(&self, writer: &mut Writer, key: &str, now: u64, epoch: u32) -> bool {
+    /// Removes `key`'s entry if it is expired at `now` or older than the current epoch. The epoch is
+    /// read here, under the writer lock: entries stamped with it can only be written under that lock,
+    /// so a caller's earlier reading could not mistake a fresh entry for a cleared one.
+    fn remove_if_dead(&self, writer: &mut Writer, key: &str, now: u64) -> bool {
+        let epoch = self.table.epoch();
         match self.map.remove_if(key, |_, e| self.is_dead(e, now, epoch)) {
             Some((key, entry)) => {
                 self.forget(writer, &key, &entry, Removal::Dead);
