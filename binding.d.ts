@@ -33,6 +33,9 @@ export declare class NativeStore {
   close(): void
 }
 
+/** How many stores are alive in the process: lets tests prove that released stores are freed. */
+export declare function liveStoreCount(): number
+
 /** Milliseconds in a `ttl` string such as `'1h'`; throws a TypeError naming the problem. */
 export declare function parseTtl(text: string): number
 

@@ -88,6 +88,12 @@ pub fn parse_ttl(text: String) -> Result<f64> {
 /// table, its generation, the epoch and the deadline (ms). A return object would cost more than the get.
 type HitMeta = [AtomicU64; 4];
 
+/// How many stores are alive in the process: lets tests prove that released stores are freed.
+#[napi]
+pub fn live_store_count() -> u32 {
+    registry::live_stores().len() as u32
+}
+
 /// A handle on a process-wide store. Holding one keeps the store alive; `close` lets go of it.
 #[napi]
 pub struct NativeStore {
@@ -144,13 +150,14 @@ impl NativeStore {
     /// An Int32Array's memory: the store's slot table (see generation.rs), shared by every thread.
     #[napi]
     pub fn slot_table<'env>(&self, env: &'env Env) -> Result<ArrayBuffer<'env>> {
-        let store = self
+        let table = self
             .store
-            .clone()
+            .as_ref()
+            .map(|store| Arc::clone(store.slot_table()))
             .ok_or_else(|| Error::new(Status::GenericFailure, "the store is closed"))?;
-        let (ptr, len) = store.slot_table().as_bytes_ptr();
-        // SAFETY: the buffer's finalizer holds the store, which owns the table.
-        unsafe { ArrayBuffer::from_external(env, ptr, len, store, |_, store| drop(store)) }
+        let (ptr, len) = table.as_bytes_ptr();
+        // SAFETY: the buffer's finalizer holds the table (not the store, which `close` may free at once).
+        unsafe { ArrayBuffer::from_external(env, ptr, len, table, |_, table| drop(table)) }
     }
 
     /// The first value of `hitMeta()` as Rust sees it: proves JS writes reach the same memory.

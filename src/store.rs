@@ -155,7 +155,8 @@ fn bump(counter: &AtomicU64) {
 pub struct Store {
     config: StoreConfig,
     map: DashMap<Key, Entry, ahash::RandomState>,
-    table: SlotTable,
+    /// Shared with the ArrayBuffers near caches read, which may outlive the store until GC.
+    table: Arc<SlotTable>,
     writer: Mutex<Writer>,
     /// Mirrors of the writer's figures, readable without its lock.
     bytes: AtomicUsize,
@@ -170,7 +171,7 @@ impl Store {
         Self {
             config,
             map: DashMap::with_hasher(ahash::RandomState::new()),
-            table: SlotTable::new(config.max_entries),
+            table: Arc::new(SlotTable::new(config.max_entries)),
             writer: Mutex::new(Writer {
                 ring: ClockRing::with_capacity(config.max_entries),
                 deadlines: DeadlineIndex::default(),
@@ -236,7 +237,7 @@ impl Store {
     }
 
     /// The generation table that near caches check.
-    pub fn slot_table(&self) -> &SlotTable {
+    pub fn slot_table(&self) -> &Arc<SlotTable> {
         &self.table
     }
 
