@@ -91,6 +91,23 @@ describe('exact round-trips', () => {
     expect(cache.stats()).toMatchObject({ hits: 3, misses: 0, nearCacheEntries: 1 })
   })
 
+  test('the near cache keeps the nearCacheSize most recently used sessions and holds at most twice that', () => {
+    const cache = cacheWith('near-bound', { nearCacheSize: 4 })
+    const sessions = Array.from({ length: 20 }, () => f.customerSession())
+    sessions.forEach((s) => cache.set(s))
+    const hot = cache.get(sessions[0].token)
+    for (let round = 0; round < 4; round++) {
+      for (const s of sessions.slice(1 + round * 3, 4 + round * 3)) cache.get(s.token)
+      expect(cache.get(sessions[0].token)).toBe(hot) // used within the last 4: still the same object
+      expect(cache.stats().nearCacheEntries).toBeLessThanOrEqual(8)
+    }
+    for (const s of sessions.slice(13)) cache.get(s.token)
+    for (const s of sessions.slice(13)) cache.get(s.token)
+    const again = cache.get(sessions[0].token)
+    expect(again).not.toBe(hot) // fell out after 14 others: decoded afresh
+    expect(again).toStrictEqual(sessions[0])
+  })
+
   test('a later set replaces the value; the session object passed in is not kept', () => {
     const cache = cacheWith('overwrite')
     const session = f.customerSession()
