@@ -1,79 +1,99 @@
 'use strict'
 
-// Exact encoding of a CachedSession: JSON, with `expires` revived as a Date. What JSON cannot carry
-// exactly is found first, so a session is either stored exactly or refused with a reason and a path.
+// Exact encoding of a CachedSession: JSON with `expires` as epoch milliseconds, revived as a Date.
+// (A number instead of the Date's ISO string saves its toJSON on every set and the ISO parse on every
+// decode.) What JSON cannot carry exactly is found first, so a session is either stored exactly or
+// refused with a reason and a path.
 
 const MAX_DEPTH = 1000
+const TOO_LARGE = 'too large'
 
 /**
- * State of one walk: objects on the current path (to find cycles) and how many characters of JSON
- * may still come, roughly, before the session is too large to cache. Counting as it goes stops the
- * walk of a 10 MB session after the first megabyte, instead of blocking the event loop for all of it.
+ * One walk over a session. `keys` is the path to the value being checked, pushed and popped as the
+ * walk descends; it becomes a string only when something is wrong, so a good session costs no string
+ * building. `ancestors` are the objects on that path (a cycle returns to one of them). `budget` is
+ * roughly how many characters of JSON may still come before the session is too large: counting as it
+ * goes stops the walk of a 10 MB session after the first megabyte.
  */
 class Walk {
   constructor(maxChars) {
-    this.ancestors = new Set()
+    this.keys = ['session']
+    this.ancestors = []
     this.budget = maxChars
+  }
+
+  fail(problem) {
+    let path = ''
+    for (const key of this.keys) path += typeof key === 'number' ? `[${key}]` : path === '' ? key : `.${key}`
+    return { problem, path }
   }
 }
 
-const TOO_LARGE = 'too large'
-
-/** Why `value` (at `path`) cannot round-trip through JSON exactly, or null if it can. */
-function findInexactValue(value, path, depth, walk) {
+/** Why `value` cannot round-trip through JSON exactly, or null if it can. */
+function findInexactValue(value, walk) {
   switch (typeof value) {
     case 'string':
       walk.budget -= value.length + 3
-      return walk.budget < 0 ? { problem: TOO_LARGE, path } : null
+      return walk.budget < 0 ? walk.fail(TOO_LARGE) : null
     case 'boolean':
       walk.budget -= 5
       return null
     case 'number':
       walk.budget -= 8
-      return Number.isFinite(value) ? null : { problem: `${value} is not a finite number`, path }
+      return Number.isFinite(value) ? null : walk.fail(`${value} is not a finite number`)
     case 'bigint':
-      return { problem: 'a BigInt cannot be stored as JSON', path }
+      return walk.fail('a BigInt cannot be stored as JSON')
     case 'function':
-      return { problem: 'a function cannot be stored', path }
+      return walk.fail('a function cannot be stored')
     case 'symbol':
-      return { problem: 'a symbol cannot be stored', path }
+      return walk.fail('a symbol cannot be stored')
     case 'undefined':
-      return { problem: 'undefined inside an array cannot be stored', path }
+      return walk.fail('undefined inside an array cannot be stored')
   }
   if (value === null) return null
-  if (depth >= MAX_DEPTH) return { problem: `nested deeper than ${MAX_DEPTH} levels`, path }
   const { ancestors } = walk
-  if (ancestors.has(value)) return { problem: 'a circular reference cannot be stored', path }
-  ancestors.add(value)
+  if (ancestors.length >= MAX_DEPTH) return walk.fail(`nested deeper than ${MAX_DEPTH} levels`)
+  if (ancestors.includes(value)) return walk.fail('a circular reference cannot be stored')
+  ancestors.push(value)
   walk.budget -= 2
-  const found = Array.isArray(value) ? findInexactInArray(value, path, depth, walk) : findInexactInObject(value, path, depth, walk)
-  ancestors.delete(value)
+  const found = Array.isArray(value) ? findInexactInArray(value, walk) : findInexactInObject(value, walk)
+  ancestors.pop()
   return found
 }
 
-function findInexactInArray(array, path, depth, walk) {
+function findInexactInArray(array, walk) {
+  const { keys } = walk
   for (let i = 0; i < array.length; i++) {
-    const found = findInexactValue(array[i], `${path}[${i}]`, depth + 1, walk)
+    keys.push(i)
+    const found = findInexactValue(array[i], walk)
+    keys.pop()
     if (found) return found
   }
   return null
 }
 
-function findInexactInObject(object, path, depth, walk) {
+function findInexactInObject(object, walk) {
   const proto = Object.getPrototypeOf(object)
   if (proto !== Object.prototype && proto !== null) {
     const kind = object instanceof Date ? 'a Date' : `a ${proto?.constructor?.name ?? 'non-plain'} object`
-    return { problem: `${kind} cannot be stored exactly (only plain objects, arrays and JSON primitives)`, path }
+    return walk.fail(`${kind} cannot be stored exactly (only plain objects, arrays and JSON primitives)`)
   }
-  if (Object.getOwnPropertySymbols(object).length > 0) {
-    return { problem: 'a symbol-keyed property cannot be stored', path }
-  }
-  for (const key of Object.keys(object)) {
+  return findInexactInProperties(object, walk, undefined)
+}
+
+/** Checks the own properties of a plain object, skipping `skip` (checked by the caller). */
+function findInexactInProperties(object, walk, skip) {
+  if (Object.getOwnPropertySymbols(object).length > 0) return walk.fail('a symbol-keyed property cannot be stored')
+  const { keys } = walk
+  for (const key in object) {
+    if (!Object.hasOwn(object, key) || key === skip) continue
     const child = object[key]
     // An undefined property is dropped by JSON, which is what absent means: allowed.
     if (child === undefined) continue
     walk.budget -= key.length + 3
-    const found = findInexactValue(child, `${path}.${key}`, depth + 1, walk)
+    keys.push(key)
+    const found = findInexactValue(child, walk)
+    keys.pop()
     if (found) return found
   }
   return null
@@ -98,21 +118,11 @@ function findInexactSession(session, maxChars) {
       path: 'session.cacheExpiry',
     }
   }
-  const walk = new Walk(maxChars - session.token.length - 40)
-  walk.ancestors.add(session)
-  for (const key of Object.keys(session)) {
-    if (key === 'expires' || key === 'token') continue
-    const child = session[key]
-    if (child === undefined) continue
-    walk.budget -= key.length + 3
-    const found = findInexactValue(child, `session.${key}`, 1, walk)
-    if (found) return found.problem === TOO_LARGE ? { problem: TOO_LARGE, path: 'session' } : found
-  }
-  if (walk.budget < 0) return { problem: TOO_LARGE, path: 'session' }
-  if (Object.getOwnPropertySymbols(session).length > 0) {
-    return { problem: 'a symbol-keyed property cannot be stored', path: 'session' }
-  }
-  return null
+  const walk = new Walk(maxChars - 40)
+  walk.ancestors.push(session)
+  const found = findInexactInProperties(session, walk, 'expires')
+  if (found !== null) return found.problem === TOO_LARGE ? { problem: TOO_LARGE, path: 'session' } : found
+  return walk.budget < 0 ? { problem: TOO_LARGE, path: 'session' } : null
 }
 
 function describe(value) {
@@ -122,9 +132,9 @@ function describe(value) {
   return `a ${typeof value}`
 }
 
-/** The session as stored: JSON text. */
+/** The session as stored: JSON text, `expires` as epoch milliseconds. */
 function encodeSession(session) {
-  return JSON.stringify(session)
+  return JSON.stringify({ ...session, expires: session.expires.getTime() })
 }
 
 /** The session as returned: a fresh plain object, `expires` a Date again. */
