@@ -7,6 +7,7 @@ pub mod duration;
 pub mod expiry;
 pub mod generation;
 pub mod policy;
+pub mod redis;
 pub mod registry;
 pub mod store;
 pub mod sweeper;
