@@ -29,15 +29,87 @@ export declare class NativeStore {
   countRejection(): void
   clear(): void
   stats(): StoreStats
-  /** Lets go of the store; its memory is freed when no other handle in the process holds it. */
+  /**
+   * Lets go of the store and of the Redis tier; each is freed (the tier's thread joined, here)
+   * when no other handle in the process holds it.
+   */
   close(): void
+  /** Whether this handle has a Redis tier. */
+  hasRedis(): boolean
+  /**
+   * Connects the store's Redis tier (or joins the one another strategy with the same `name`
+   * connected). Resolves when connected; rejects with the tier's error, which names the URL
+   * without its password.
+   */
+  connectRedis(options: RedisOptions): object
+  /**
+   * Looks `token` up in Redis; resolves with the encoded session (and fills the local store), or
+   * null on a miss, a corrupt value, an outage or a timeout. Never rejects.
+   */
+  redisGet(token: string): object
+  /**
+   * Stores the encoded session (without its token) in Redis until its deadline, and tells the
+   * other instances. Resolves with whether Redis took it, once it answered or the timeout passed;
+   * never rejects.
+   */
+  redisSet(token: string, encoded: string, cacheExpiryS: number, expiresMs: number): object
+  /**
+   * Deletes `token`'s session in Redis and tells the other instances; resolves with whether Redis
+   * took it (if not, the tier bumps the namespace when Redis is back); never rejects.
+   */
+  redisDelete(token: string): object
+  /** Makes every session in Redis unreachable and tells the other instances; never rejects. */
+  redisClear(): object
+  /**
+   * Whether the tier trusts local layers now (false while the invalidation channel is down or a
+   * namespace bump is owed); true without a tier.
+   */
+  redisTrustworthy(): boolean
+  /** The Redis tier's counters, or null without a tier. */
+  redisStats(): RedisTierStats | null
 }
+
+/** How many Redis tiers are alive in the process. */
+export declare function liveRedisTierCount(): number
 
 /** How many stores are alive in the process: lets tests prove that released stores are freed. */
 export declare function liveStoreCount(): number
 
 /** Milliseconds in a `ttl` string such as `'1h'`; throws a TypeError naming the problem. */
 export declare function parseTtl(text: string): number
+
+/** The Redis tier's options, as validated by the JS class. */
+export interface RedisOptions {
+  url: string
+  keyPrefix: string
+  secret: string
+  timeoutMs: number
+}
+
+/** The Redis tier's counters (see src/redis/stats.rs). */
+export interface RedisTierStats {
+  hits: number
+  misses: number
+  corrupt: number
+  unavailable: number
+  skipped: number
+  sets: number
+  deletes: number
+  clears: number
+  errors: number
+  timeouts: number
+  lostWrites: number
+  namespaceBumps: number
+  failedBumps: number
+  outages: number
+  reconnects: number
+  restarts: number
+  invalidations: number
+  invalidateAlls: number
+  malformedMessages: number
+  /** Whether local entries may be served now (the invalidation channel is up, nothing owed). */
+  trustworthy: boolean
+}
 
 /** Outcomes of `set`, as numbers the JS class switches on. */
 export declare const enum SetResult {

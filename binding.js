@@ -836,6 +836,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativeStore = nativeBinding.NativeStore
+module.exports.liveRedisTierCount = nativeBinding.liveRedisTierCount
 module.exports.liveStoreCount = nativeBinding.liveStoreCount
 module.exports.parseTtl = nativeBinding.parseTtl
 module.exports.SetResult = nativeBinding.SetResult

@@ -44,6 +44,27 @@ export interface NativeSessionCacheOptions {
    * @default 10000
    */
   nearCacheSize?: number
+  /**
+   * Share sessions between instances (server processes, the worker, other machines) through Redis,
+   * keeping every instance's local layers coherent by invalidation. See the README, "Several servers".
+   * @default undefined (this process only)
+   */
+  redis?: NativeSessionCacheRedisOptions
+}
+
+export interface NativeSessionCacheRedisOptions {
+  /** `redis://[[user]:password@]host[:port][/db]` or `rediss://...` (TLS). */
+  url: string
+  /** Prepended to every name used in Redis; instances that share sessions share it. @default 'vsc:' */
+  keyPrefix?: string
+  /**
+   * Keys the hash of tokens (keys in Redis) and the MAC of values; never sent to Redis. Every instance
+   * must have the same. @default Vendure's `authOptions.cookieOptions.secret` (init() fails if that is
+   * Vendure's random per-process default)
+   */
+  secret?: string
+  /** The longest one Redis call may take before it counts as a miss; under Vendure's 50 ms. @default 20 */
+  timeoutMs?: number
 }
 
 /** Validated options, with defaults filled in. */
@@ -54,6 +75,41 @@ export interface ResolvedNativeSessionCacheOptions {
   readonly maxEntryBytes: number
   readonly ttlMs: number | undefined
   readonly nearCacheSize: number
+  readonly redis:
+    | Readonly<{ url: string; keyPrefix: string; secret: string | undefined; timeoutMs: number }>
+    | undefined
+}
+
+/** The Redis tier's counters; shared by every strategy with the same name in the process. */
+export interface NativeSessionCacheRedisStats {
+  /** Lookups Redis answered with a session. */
+  hits: number
+  misses: number
+  /** Values of another format or version, damaged, or failing their MAC: counted misses. */
+  corrupt: number
+  /** Lookups answered by a miss because Redis was down, slow, or not trusted (includes `skipped`). */
+  unavailable: number
+  /** Lookups not sent because the invalidation channel was down. */
+  skipped: number
+  sets: number
+  deletes: number
+  clears: number
+  errors: number
+  timeouts: number
+  /** Deletes and clears that may not have reached Redis; each is covered by a namespace bump. */
+  lostWrites: number
+  namespaceBumps: number
+  failedBumps: number
+  outages: number
+  reconnects: number
+  restarts: number
+  /** Invalidations heard from other instances. */
+  invalidations: number
+  /** Local flushes: other instances' clears, and outages (when one starts and when it ends). */
+  invalidateAlls: number
+  malformedMessages: number
+  /** Whether local entries may be served now. */
+  trustworthy: boolean
 }
 
 /**
@@ -85,28 +141,40 @@ export interface NativeSessionCacheStats {
   bytes: number
   /** Sessions this thread's near cache holds (per thread, unlike every other figure). */
   nearCacheEntries: number
+  /** With the `redis` option: the tier's counters, or null until init() connected it. */
+  redis?: NativeSessionCacheRedisStats | null
 }
 
 export declare class NativeSessionCacheStrategy implements SessionCacheStrategy {
   /** @throws TypeError naming the option that is wrong, or another strategy's conflicting bounds. */
   constructor(options?: NativeSessionCacheOptions)
   readonly options: ResolvedNativeSessionCacheOptions
-  init(injector?: Injector): void
+  /**
+   * With the `redis` option, connects (or joins this process's connection for the same `name`) and
+   * rejects with an error naming the URL without its password if Redis cannot be reached.
+   */
+  init(injector?: Injector): void | Promise<void>
+  /** Lets go of the store, and of the Redis connection if no other strategy in the process uses it. */
   destroy(): void
   /**
    * Caches the session. A session that cannot be stored exactly (an invalid `expires`, a non-finite
    * number, a cycle, a BigInt, a function...) is not cached, any older entry for its token is dropped,
-   * and one warning is logged. @throws TypeError only when `session` names no non-empty string token.
+   * and one warning is logged. With the `redis` option, returns a Promise that resolves once Redis
+   * answered or timed out, and never rejects. @throws TypeError only when `session` names no non-empty
+   * string token.
    */
-  set(session: CachedSession): void
+  set(session: CachedSession): void | Promise<void>
   /**
    * What was set for `sessionToken` (equal to it, `expires` a Date), or undefined. With the near
    * cache on, repeated gets in one thread may return the same object until the session is written.
+   * A local hit is returned synchronously; with the `redis` option, a local miss returns a Promise of
+   * the Redis lookup, which never rejects (an outage, a timeout or a corrupt value is a miss).
    */
-  get(sessionToken: string): CachedSession | undefined
-  delete(sessionToken: string): void
+  get(sessionToken: string): CachedSession | undefined | Promise<CachedSession | undefined>
+  /** With the `redis` option, resolves once Redis answered (or timed out); never rejects. */
+  delete(sessionToken: string): void | Promise<void>
   /** Makes every cached session unreachable at once; memory is freed in the background. */
-  clear(): void
+  clear(): void | Promise<void>
   stats(): NativeSessionCacheStats
 }
 
@@ -117,4 +185,5 @@ export declare const DEFAULT_OPTIONS: Readonly<{
   maxEntryBytes: number
   ttl: undefined
   nearCacheSize: number
+  redis: undefined
 }>

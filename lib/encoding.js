@@ -132,14 +132,19 @@ function describe(value) {
   return `a ${typeof value}`
 }
 
-/** The session as stored: JSON text, `expires` as epoch milliseconds. */
+/**
+ * The session as stored: JSON text, `expires` as epoch milliseconds, and `token` as 0, a placeholder
+ * that keeps its place among the keys: the token never leaves the process (it is not in Redis), and
+ * `decodeSession` puts back the one it was looked up by.
+ */
 function encodeSession(session) {
-  return JSON.stringify({ ...session, expires: session.expires.getTime() })
+  return JSON.stringify({ ...session, token: 0, expires: session.expires.getTime() })
 }
 
-/** The session as returned: a fresh plain object, `expires` a Date again. */
-function decodeSession(encoded) {
+/** The session as returned: a fresh plain object, `token` the one asked for, `expires` a Date again. */
+function decodeSession(encoded, token) {
   const session = JSON.parse(encoded)
+  session.token = token
   session.expires = new Date(session.expires)
   return session
 }

@@ -9,7 +9,13 @@ const DEFAULTS = Object.freeze({
   maxEntryBytes: 2 ** 20,
   ttl: undefined,
   nearCacheSize: 10_000,
+  redis: undefined,
 })
+
+const REDIS_DEFAULTS = Object.freeze({ keyPrefix: 'vsc:', timeoutMs: 20 })
+const REDIS_KNOWN = new Set(['url', 'keyPrefix', 'secret', 'timeoutMs'])
+/** Vendure gives every session-cache call 50 ms before it treats it as a miss. */
+const VENDURE_CALL_LIMIT_MS = 50
 
 const KNOWN = new Set(Object.keys(DEFAULTS))
 // The slot table reserves 4 bytes of address space per possible entry (touched only when used).
@@ -49,6 +55,34 @@ function ttlMs(ttl) {
   fail(`ttl must be milliseconds or a string such as '1h', got a ${typeof ttl}`)
 }
 
+/**
+ * The `redis` option: undefined (no shared tier) or `{ url, keyPrefix, secret, timeoutMs }` with the
+ * defaults filled in. `secret` may stay undefined here: init() derives it from Vendure's config.
+ */
+function redisOptions(redis) {
+  if (redis === undefined) return undefined
+  if (redis === null || typeof redis !== 'object' || Array.isArray(redis)) {
+    fail("redis must be an object such as { url: 'redis://127.0.0.1:6379' }")
+  }
+  for (const key of Object.keys(redis)) {
+    if (!REDIS_KNOWN.has(key)) fail(`unknown option 'redis.${key}' (known: ${[...REDIS_KNOWN].join(', ')})`)
+  }
+  const merged = { ...REDIS_DEFAULTS, ...stripUndefined(redis) }
+  const { url, keyPrefix, secret, timeoutMs } = merged
+  // The URL may hold a password: never shown in these messages.
+  if (typeof url !== 'string' || !/^rediss?:\/\/./.test(url)) {
+    fail(`redis.url must be a string such as 'redis://[:password@]host[:port][/db]' or 'rediss://...', got ${typeof url === 'string' ? 'another string' : typeof url}`)
+  }
+  if (typeof keyPrefix !== 'string') fail(`redis.keyPrefix must be a string, got ${typeof keyPrefix}`)
+  if (secret !== undefined && (typeof secret !== 'string' || secret.length === 0)) {
+    fail(`redis.secret must be a non-empty string, got ${typeof secret === 'string' ? 'an empty string' : typeof secret}`)
+  }
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 1 || timeoutMs >= VENDURE_CALL_LIMIT_MS) {
+    fail(`redis.timeoutMs must be a whole number of milliseconds from 1 to ${VENDURE_CALL_LIMIT_MS - 1} (under Vendure's ${VENDURE_CALL_LIMIT_MS} ms call limit), got ${JSON.stringify(timeoutMs) ?? String(timeoutMs)}`)
+  }
+  return Object.freeze({ url, keyPrefix, secret, timeoutMs })
+}
+
 /** Validated options with defaults filled in; throws a TypeError naming the first problem. */
 function parseOptions(options) {
   if (options === undefined) options = {}
@@ -69,6 +103,7 @@ function parseOptions(options) {
     maxEntryBytes: positiveInteger(merged.maxEntryBytes, 'maxEntryBytes', Number.MAX_SAFE_INTEGER),
     ttlMs: ttlMs(merged.ttl),
     nearCacheSize: nonNegativeInteger(merged.nearCacheSize, 'nearCacheSize'),
+    redis: redisOptions(merged.redis),
   })
 }
 

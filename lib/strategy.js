@@ -16,9 +16,35 @@ const EMPTY_STATS = Object.freeze({
 const ENTRY_OVERHEAD_BYTES = 200
 
 /**
+ * The secret that keys token hashes in Redis, when the `redis` option gives none: Vendure's
+ * `authOptions.cookieOptions.secret`, unless that is Vendure's default, a random value per process
+ * (instances would then never find each other's sessions).
+ */
+function secretFromVendure(injector) {
+  let secret
+  let randomDefault = false
+  try {
+    const { ConfigService, defaultConfig } = require('@vendure/core')
+    secret = injector?.get(ConfigService)?.authOptions?.cookieOptions?.secret
+    randomDefault = secret !== undefined && secret === defaultConfig?.authOptions?.cookieOptions?.secret
+  } catch {
+    secret = undefined
+  }
+  if (typeof secret === 'string' && secret.length > 0 && !randomDefault) return secret
+  throw new Error(
+    'NativeSessionCacheStrategy: the redis option needs a secret shared by every instance (it keys the hash of tokens in Redis): ' +
+      (randomDefault
+        ? "Vendure's authOptions.cookieOptions.secret is its random per-process default; set it, or redis.secret, to the same value on every instance"
+        : 'set redis.secret, or authOptions.cookieOptions.secret in the Vendure config'),
+  )
+}
+
+/**
  * Vendure's SessionCacheStrategy over a native store shared by every worker_thread of the process.
- * Every method is synchronous and never throws into Vendure, except on a call that names no token
- * at all, a programming error Vendure never makes.
+ * Without the `redis` option every method is synchronous. With it, a get that misses locally, and
+ * every set, delete and clear, return a Promise (Vendure awaits it) that never rejects. Nothing
+ * throws into Vendure, except on a call that names no token at all, a programming error Vendure
+ * never makes.
  */
 class NativeSessionCacheStrategy {
   #options
@@ -28,6 +54,12 @@ class NativeSessionCacheStrategy {
   /** @type {Float64Array | null} where the store leaves a hit's slot, generation, epoch and deadline */
   #hitMeta = null
   #pendingHits = 0
+  /** Whether init() connected the store's Redis tier. */
+  #redisOn = false
+  /** The tier's trust as this thread last logged it. */
+  #redisTrusted = true
+  /** When this thread last warned that a write did not reach Redis (ms). */
+  #lastWriteWarning = -Infinity
 
   constructor(options) {
     this.#options = parseOptions(options)
@@ -70,21 +102,81 @@ class NativeSessionCacheStrategy {
     }
   }
 
-  init(_injector) {
+  init(injector) {
     // After destroy() (as @vendure/testing does between its populate and test apps), open again.
     this.#store ??= this.#open()
-    const { name, maxEntries, maxBytes, ttlMs } = this.#options
-    log.info(
-      `session cache '${name}' ready: at most ${maxEntries} entries and ${maxBytes} bytes` +
-        (ttlMs === undefined ? '' : `, ttl ${ttlMs} ms`),
-    )
+    const { name, maxEntries, maxBytes, ttlMs, redis } = this.#options
+    const ready = () =>
+      log.info(
+        `session cache '${name}' ready: at most ${maxEntries} entries and ${maxBytes} bytes` +
+          (ttlMs === undefined ? '' : `, ttl ${ttlMs} ms`) +
+          (redis === undefined ? '' : `, shared through Redis (key prefix '${redis.keyPrefix}')`),
+      )
+    if (redis === undefined) return ready()
+    return this.#connectRedis(injector).then(ready)
+  }
+
+  async #connectRedis(injector) {
+    const { url, keyPrefix, timeoutMs } = this.#options.redis
+    const secret = this.#options.redis.secret ?? secretFromVendure(injector)
+    const store = this.#store
+    try {
+      await store.connectRedis({ url, keyPrefix, secret, timeoutMs })
+    } catch (error) {
+      // The native message names the URL without its password.
+      throw new Error(`NativeSessionCacheStrategy: ${error.message}`)
+    }
+    // destroy() may have come meanwhile: the tier went with the store.
+    if (this.#store === store) {
+      this.#redisOn = true
+      this.#redisTrusted = true
+    }
+  }
+
+  /**
+   * Logs the tier's trouble through Vendure's Logger (the counts are in stats().redis): a change of
+   * trust when this thread notices it (on a get that missed locally: while the tier is not trusted,
+   * every get does), and writes that did not reach Redis, at most once per 10 s.
+   */
+  #noteRedis(store) {
+    try {
+      const trusted = store.redisTrustworthy()
+      if (trusted === this.#redisTrusted) return
+      this.#redisTrusted = trusted
+      if (trusted) log.info('Redis is back: local layers were flushed and serve sessions again')
+      else
+        log.warn(
+          'the Redis invalidation channel is down (or a namespace bump is owed): nothing is served from local layers ' +
+            'until it is back; sessions are read from the database meanwhile (see stats().redis)',
+        )
+    } catch {
+      // A logger that throws must not turn a miss into a rejection.
+    }
+  }
+
+  /** Resolves set/delete/clear's Promise with undefined, warning first if Redis did not take the write. */
+  #noteWrite = (reached) => {
+    if (reached) return
+    const now = Date.now()
+    if (now - this.#lastWriteWarning < 10_000) return
+    this.#lastWriteWarning = now
+    try {
+      log.warn(
+        `a session write did not reach Redis within ${this.#options.redis?.timeoutMs} ms (counted in stats().redis); ` +
+          'a lost delete or clear is covered by a namespace bump when Redis is back',
+      )
+    } catch {
+      // As above.
+    }
   }
 
   destroy() {
     this.#flushHits()
+    // Lets go of the Redis tier too; the last strategy using it stops its thread here.
     this.#store?.close()
     this.#store = undefined
     this.#near = null
+    this.#redisOn = false
   }
 
   #storeOrReopen() {
@@ -136,9 +228,15 @@ class NativeSessionCacheStrategy {
       store.reject(token)
       if (inexact.problem === TOO_LARGE) tooLarge()
       else log.warn(`session not cached: ${inexact.path}: ${inexact.problem}`)
-      return
+      // An older value in Redis must not outlive this one.
+      return this.#redisOn ? store.redisDelete(token).then(this.#noteWrite) : undefined
     }
-    if (store.set(token, encoded, session.cacheExpiry, session.expires.getTime()) === SetResult.TooLarge) tooLarge()
+    const expiresMs = session.expires.getTime()
+    if (store.set(token, encoded, session.cacheExpiry, expiresMs) === SetResult.TooLarge) {
+      tooLarge()
+      return this.#redisOn ? store.redisDelete(token).then(this.#noteWrite) : undefined
+    }
+    if (this.#redisOn) return store.redisSet(token, encoded, session.cacheExpiry, expiresMs).then(this.#noteWrite)
   }
 
   get(sessionToken) {
@@ -152,22 +250,41 @@ class NativeSessionCacheStrategy {
       }
     }
     // See set(): a token with a lone surrogate cannot be in the store, and must not reach it.
-    const encoded = sessionToken.isWellFormed() ? this.#store?.get(sessionToken) : undefined
-    if (encoded == null) return undefined
-    const session = decodeSession(encoded)
+    if (!sessionToken.isWellFormed()) return undefined
+    const store = this.#store
+    const encoded = store?.get(sessionToken)
+    if (encoded == null) return this.#redisOn ? this.#getFromRedis(store, sessionToken) : undefined
+    const session = decodeSession(encoded, sessionToken)
     near?.remember(sessionToken, session, this.#hitMeta)
     return session
+  }
+
+  /** A local miss: one Redis GET (the binding fills the local store on a hit). Never rejects. */
+  #getFromRedis(store, sessionToken) {
+    return store.redisGet(sessionToken).then(
+      (encoded) => {
+        if (encoded != null) return decodeSession(encoded, sessionToken)
+        this.#noteRedis(store)
+        return undefined
+      },
+      () => undefined,
+    )
   }
 
   delete(sessionToken) {
     if (typeof sessionToken !== 'string') return
     this.#near?.forget(sessionToken)
-    if (sessionToken.isWellFormed()) this.#storeOrReopen()?.delete(sessionToken)
+    if (!sessionToken.isWellFormed()) return
+    const store = this.#storeOrReopen()
+    store?.delete(sessionToken)
+    if (this.#redisOn) return store.redisDelete(sessionToken).then(this.#noteWrite)
   }
 
   clear() {
     this.#near?.reset()
-    this.#storeOrReopen()?.clear()
+    const store = this.#storeOrReopen()
+    store?.clear()
+    if (this.#redisOn) return store.redisClear().then(this.#noteWrite)
   }
 
   /** Counters and sizes of the store, shared by every strategy with the same name in this process. */
@@ -175,7 +292,11 @@ class NativeSessionCacheStrategy {
     this.#flushHits()
     // Never reopens: reading figures after destroy() must not create a store nobody closes.
     const stats = this.#store?.stats() ?? EMPTY_STATS
-    return { ...stats, nearCacheEntries: this.#near?.size ?? 0 }
+    const result = { ...stats, nearCacheEntries: this.#near?.size ?? 0 }
+    // The Redis tier's counters (shared by every strategy with this name in the process); null
+    // until init() connected it.
+    if (this.#options.redis !== undefined) result.redis = (this.#redisOn && this.#store?.redisStats()) || null
+    return result
   }
 
 }

@@ -2,14 +2,20 @@
 //! No cache logic lives here.
 
 use crate::duration::parse_duration_ms;
+use crate::expiry::deadline_ms;
 use crate::generation::SlotTable;
+use crate::redis::{Lookup, RedisStats, RedisTierConfig, WriteOutcome};
 use crate::registry;
+use crate::shared_tier::{self, SharedTier};
 use crate::store::{SetOutcome, Stats, Store, StoreConfig};
-use napi::bindgen_prelude::ArrayBuffer;
+use crate::time::{TimeSource, WallClock};
+use napi::bindgen_prelude::{ArrayBuffer, Object};
 use napi::{Env, Error, Result, Status};
 use napi_derive::napi;
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 /// Bounds of a store, as validated by the JS class.
 #[napi(object)]
@@ -58,6 +64,68 @@ impl From<Stats> for StoreStats {
     }
 }
 
+/// The Redis tier's options, as validated by the JS class.
+#[napi(object)]
+pub struct RedisOptions {
+    pub url: String,
+    pub key_prefix: String,
+    pub secret: String,
+    pub timeout_ms: u32,
+}
+
+/// The Redis tier's counters (see src/redis/stats.rs).
+#[napi(object)]
+pub struct RedisTierStats {
+    pub hits: f64,
+    pub misses: f64,
+    pub corrupt: f64,
+    pub unavailable: f64,
+    pub skipped: f64,
+    pub sets: f64,
+    pub deletes: f64,
+    pub clears: f64,
+    pub errors: f64,
+    pub timeouts: f64,
+    pub lost_writes: f64,
+    pub namespace_bumps: f64,
+    pub failed_bumps: f64,
+    pub outages: f64,
+    pub reconnects: f64,
+    pub restarts: f64,
+    pub invalidations: f64,
+    pub invalidate_alls: f64,
+    pub malformed_messages: f64,
+    /// Whether local entries may be served now (the invalidation channel is up, nothing owed).
+    pub trustworthy: bool,
+}
+
+impl RedisTierStats {
+    fn new(s: RedisStats, trustworthy: bool) -> Self {
+        Self {
+            hits: s.hits as f64,
+            misses: s.misses as f64,
+            corrupt: s.corrupt as f64,
+            unavailable: s.unavailable as f64,
+            skipped: s.skipped as f64,
+            sets: s.sets as f64,
+            deletes: s.deletes as f64,
+            clears: s.clears as f64,
+            errors: s.errors as f64,
+            timeouts: s.timeouts as f64,
+            lost_writes: s.lost_writes as f64,
+            namespace_bumps: s.namespace_bumps as f64,
+            failed_bumps: s.failed_bumps as f64,
+            outages: s.outages as f64,
+            reconnects: s.reconnects as f64,
+            restarts: s.restarts as f64,
+            invalidations: s.invalidations as f64,
+            invalidate_alls: s.invalidate_alls as f64,
+            malformed_messages: s.malformed_messages as f64,
+            trustworthy,
+        }
+    }
+}
+
 /// Outcomes of `set`, as numbers the JS class switches on.
 #[napi]
 pub enum SetResult {
@@ -94,11 +162,40 @@ pub fn live_store_count() -> u32 {
     registry::live_stores().len() as u32
 }
 
+/// How many Redis tiers are alive in the process.
+#[napi]
+pub fn live_redis_tier_count() -> u32 {
+    shared_tier::live_tier_count() as u32
+}
+
+/// Where a connecting tier lands; shared with the thread that connects, so `close` can let go of
+/// it before the connection is made.
+type TierCell = Arc<OnceLock<Arc<SharedTier>>>;
+
+type EncodedResolver = Box<dyn FnOnce(Env) -> Result<Option<String>> + Send>;
+type UnitResolver = fn(Env) -> Result<()>;
+
+fn resolve_unit(_: Env) -> Result<()> {
+    Ok(())
+}
+
+type BoolResolver = fn(Env) -> Result<bool>;
+
+fn resolve_true(_: Env) -> Result<bool> {
+    Ok(true)
+}
+
+fn resolve_false(_: Env) -> Result<bool> {
+    Ok(false)
+}
+
 /// A handle on a process-wide store. Holding one keeps the store alive; `close` lets go of it.
 #[napi]
 pub struct NativeStore {
+    name: String,
     store: Option<Arc<Store>>,
     hit_meta: Arc<HitMeta>,
+    tier: TierCell,
 }
 
 #[napi]
@@ -114,15 +211,32 @@ impl NativeStore {
         let store = registry::open(&name, config)
             .map_err(|mismatch| Error::new(Status::InvalidArg, mismatch.to_string()))?;
         Ok(Self {
+            name,
             store: Some(store),
             hit_meta: Arc::new(Default::default()),
+            tier: Arc::new(OnceLock::new()),
         })
+    }
+
+    /// The store's key for `token`: the token itself, or with a Redis tier its keyed hash (which is
+    /// what invalidations carry). None while the tier is not trustworthy: nothing local is served
+    /// or written then.
+    #[inline]
+    fn key<'t>(&self, token: &'t str) -> Option<Cow<'t, str>> {
+        match self.tier.get() {
+            None => Some(Cow::Borrowed(token)),
+            Some(shared) if shared.tier.local_trustworthy() => {
+                Some(Cow::Owned(shared.tier.key_hash(token)))
+            }
+            Some(_) => None,
+        }
     }
 
     /// The encoded session for `token`, or null; on a hit, its metadata is in `hitMeta()`.
     #[napi(catch_unwind)]
     pub fn get(&self, token: String) -> Option<String> {
-        self.store.as_ref()?.get_with(&token, |hit| {
+        let key = self.key(&token)?;
+        self.store.as_ref()?.get_with(&key, |hit| {
             let meta = [
                 f64::from(SlotTable::index_of(hit.slot)),
                 f64::from(hit.generation),
@@ -182,30 +296,37 @@ impl NativeStore {
         cache_expiry_s: f64,
         expires_ms: f64,
     ) -> SetResult {
-        match &self.store {
-            Some(store) => store
-                .set(
-                    &token,
-                    encoded.into_bytes().into_boxed_slice(),
-                    cache_expiry_s,
-                    expires_ms,
-                )
-                .into(),
-            None => SetResult::AlreadyExpired,
-        }
+        let Some(store) = &self.store else {
+            return SetResult::AlreadyExpired;
+        };
+        let Some(key) = self.key(&token) else {
+            // Not trustworthy: nothing enters the local store; drop what it may hold.
+            if let Some(shared) = self.tier.get() {
+                store.delete(&shared.tier.key_hash(&token));
+            }
+            return SetResult::Stored;
+        };
+        store
+            .set(
+                &key,
+                encoded.into_bytes().into_boxed_slice(),
+                cache_expiry_s,
+                expires_ms,
+            )
+            .into()
     }
 
     #[napi(catch_unwind)]
     pub fn delete(&self, token: String) -> bool {
-        self.store
-            .as_ref()
-            .is_some_and(|store| store.delete(&token))
+        let key = self.local_key_always(&token);
+        self.store.as_ref().is_some_and(|store| store.delete(&key))
     }
 
     #[napi(catch_unwind)]
     pub fn reject(&self, token: String) {
+        let key = self.local_key_always(&token);
         if let Some(store) = &self.store {
-            store.reject(&token);
+            store.reject(&key);
         }
     }
 
@@ -232,9 +353,206 @@ impl NativeStore {
             .into()
     }
 
-    /// Lets go of the store; its memory is freed when no other handle in the process holds it.
+    /// Lets go of the store and of the Redis tier; each is freed (the tier's thread joined, here)
+    /// when no other handle in the process holds it.
     #[napi(catch_unwind)]
     pub fn close(&mut self) {
         self.store = None;
+        self.tier = Arc::new(OnceLock::new());
     }
+
+    /// The store's key for `token` whether or not the tier is trustworthy (deletes always apply).
+    fn local_key_always<'t>(&self, token: &'t str) -> Cow<'t, str> {
+        match self.tier.get() {
+            None => Cow::Borrowed(token),
+            Some(shared) => Cow::Owned(shared.tier.key_hash(token)),
+        }
+    }
+
+    /// Whether this handle has a Redis tier.
+    #[napi(catch_unwind)]
+    pub fn has_redis(&self) -> bool {
+        self.tier.get().is_some()
+    }
+
+    /// Connects the store's Redis tier (or joins the one another strategy with the same `name`
+    /// connected). Resolves when connected; rejects with the tier's error, which names the URL
+    /// without its password.
+    #[napi(catch_unwind)]
+    pub fn connect_redis<'env>(
+        &self,
+        env: &'env Env,
+        options: RedisOptions,
+    ) -> Result<Object<'env>> {
+        let (deferred, promise) = env.create_deferred::<(), UnitResolver>()?;
+        let Some(store) = self.store.clone() else {
+            deferred.reject(Error::new(Status::GenericFailure, "the store is closed"));
+            return Ok(promise);
+        };
+        let mut config = RedisTierConfig::new(options.url, options.secret);
+        config.key_prefix = options.key_prefix;
+        config.op_timeout = Duration::from_millis(u64::from(options.timeout_ms));
+        let name = self.name.clone();
+        let cell = Arc::clone(&self.tier);
+        let spawned = std::thread::Builder::new()
+            .name("vsc-redis-connect".into())
+            .spawn(move || match shared_tier::open(&name, &store, config) {
+                Ok(shared) => {
+                    // A second connect on the same handle keeps the first tier (the same one).
+                    let _ = cell.set(shared);
+                    drop(cell);
+                    deferred.resolve(resolve_unit);
+                }
+                Err(message) => deferred.reject(Error::new(Status::GenericFailure, message)),
+            });
+        if let Err(error) = spawned {
+            return Err(Error::new(
+                Status::GenericFailure,
+                format!("cannot start a thread to connect to Redis: {error}"),
+            ));
+        }
+        Ok(promise)
+    }
+
+    /// Looks `token` up in Redis; resolves with the encoded session (and fills the local store), or
+    /// null on a miss, a corrupt value, an outage or a timeout. Never rejects.
+    #[napi(catch_unwind)]
+    pub fn redis_get<'env>(&self, env: &'env Env, token: String) -> Result<Object<'env>> {
+        let (deferred, promise) = env.create_deferred::<Option<String>, EncodedResolver>()?;
+        let (Some(shared), Some(store)) = (self.tier.get(), &self.store) else {
+            deferred.resolve(Box::new(|_| Ok(None)));
+            return Ok(promise);
+        };
+        let tier = &shared.tier;
+        let watch = tier.seq_watch();
+        let seq = watch.get();
+        let key = tier.key_hash(&token);
+        let op = tier.get(&token);
+        let store = Arc::downgrade(store);
+        let task = async move {
+            let encoded = match op.await {
+                Lookup::Hit(payload) => fill(&store, &watch, seq, &key, &payload),
+                Lookup::Miss | Lookup::Corrupt | Lookup::Unavailable => None,
+            };
+            deferred.resolve(Box::new(move |_| Ok(encoded)));
+        };
+        // The runtime lives as long as the tier, which this handle holds.
+        let _ = tier.spawn_detached(task);
+        Ok(promise)
+    }
+
+    /// Stores the encoded session (without its token) in Redis until its deadline, and tells the
+    /// other instances. Resolves with whether Redis took it, once it answered or the timeout passed;
+    /// never rejects.
+    #[napi(catch_unwind)]
+    pub fn redis_set<'env>(
+        &self,
+        env: &'env Env,
+        token: String,
+        encoded: String,
+        cache_expiry_s: f64,
+        expires_ms: f64,
+    ) -> Result<Object<'env>> {
+        let ttl_ms = self.store.as_ref().and_then(|store| store.config().ttl_ms);
+        let deadline = deadline_ms(WallClock.now_ms(), cache_expiry_s, expires_ms, ttl_ms);
+        self.redis_write(env, |tier| {
+            let op = tier.set(
+                &token,
+                &shared_tier::payload(deadline, encoded.as_bytes()),
+                deadline,
+            );
+            async move { op.await != crate::redis::SetOutcome::Unavailable }
+        })
+    }
+
+    /// Deletes `token`'s session in Redis and tells the other instances; resolves with whether Redis
+    /// took it (if not, the tier bumps the namespace when Redis is back); never rejects.
+    #[napi(catch_unwind)]
+    pub fn redis_delete<'env>(&self, env: &'env Env, token: String) -> Result<Object<'env>> {
+        self.redis_write(env, |tier| {
+            let op = tier.delete(&token);
+            async move { op.await == WriteOutcome::Done }
+        })
+    }
+
+    /// Makes every session in Redis unreachable and tells the other instances; never rejects.
+    #[napi(catch_unwind)]
+    pub fn redis_clear<'env>(&self, env: &'env Env) -> Result<Object<'env>> {
+        self.redis_write(env, |tier| {
+            let op = tier.clear();
+            async move { op.await == WriteOutcome::Done }
+        })
+    }
+
+    fn redis_write<'env, F>(
+        &self,
+        env: &'env Env,
+        start: impl FnOnce(&crate::redis::RedisTier) -> F,
+    ) -> Result<Object<'env>>
+    where
+        F: std::future::Future<Output = bool> + Send + 'static,
+    {
+        let (deferred, promise) = env.create_deferred::<bool, BoolResolver>()?;
+        let Some(shared) = self.tier.get() else {
+            deferred.resolve(resolve_true);
+            return Ok(promise);
+        };
+        let op = start(&shared.tier);
+        let _ = shared.tier.spawn_detached(async move {
+            let reached = op.await;
+            deferred.resolve(if reached { resolve_true } else { resolve_false });
+        });
+        Ok(promise)
+    }
+
+    /// Whether the tier trusts local layers now (false while the invalidation channel is down or a
+    /// namespace bump is owed); true without a tier.
+    #[napi(catch_unwind)]
+    pub fn redis_trustworthy(&self) -> bool {
+        self.tier
+            .get()
+            .is_none_or(|shared| shared.tier.local_trustworthy())
+    }
+
+    /// The Redis tier's counters, or null without a tier.
+    #[napi(catch_unwind)]
+    pub fn redis_stats(&self) -> Option<RedisTierStats> {
+        let shared = self.tier.get()?;
+        Some(RedisTierStats::new(
+            shared.tier.stats(),
+            shared.tier.local_trustworthy(),
+        ))
+    }
+}
+
+/// Puts a Redis hit into the local store unless an invalidation came meanwhile (the reply and the
+/// message travel on two connections): insert, then check the sequence again and undo if it moved.
+/// Returns the encoded session if it is still servable.
+fn fill(
+    store: &std::sync::Weak<Store>,
+    watch: &crate::redis::SeqWatch,
+    seq: u64,
+    key: &str,
+    payload: &[u8],
+) -> Option<String> {
+    let (deadline, encoded) = shared_tier::split_payload(payload)?;
+    if deadline <= WallClock.now_ms() {
+        return None;
+    }
+    let encoded = std::str::from_utf8(encoded).ok()?.to_string();
+    if let Some(store) = store.upgrade() {
+        if watch.get() == seq && watch.trustworthy() {
+            let deadline = deadline as f64;
+            store.set(
+                key,
+                encoded.as_bytes().to_vec().into_boxed_slice(),
+                deadline / 1000.0,
+                deadline,
+            );
+            if watch.get() != seq {
+                store.delete(key);
+            }
+        }
+    }
+    Some(encoded)
 }

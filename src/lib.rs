@@ -9,6 +9,7 @@ pub mod generation;
 pub mod policy;
 pub mod redis;
 pub mod registry;
+pub mod shared_tier;
 pub mod store;
 pub mod sweeper;
 pub mod time;

@@ -548,3 +548,60 @@ fn dropping_a_tier_returns_at_once_and_the_other_carries_on() {
         PAYLOAD.to_vec()
     )));
 }
+
+#[test]
+fn losing_trust_flushes_the_local_store_at_once_and_again_on_recovery() {
+    use vendure_native_session_cache::shared_tier::StoreSink;
+    use vendure_native_session_cache::store::{Store, StoreConfig};
+    let _serial = serial();
+    let mut server = RedisServer::start();
+    let store = Arc::new(Store::new(StoreConfig::default(), Arc::new(WallClock)));
+    let recorded = RecordingSink::new();
+    /// The binding's sink, recorded as well.
+    struct Both(StoreSink, Arc<RecordingSink>);
+    impl vendure_native_session_cache::redis::InvalidationSink for Both {
+        fn invalidate(&self, key_hash: &str) {
+            self.0.invalidate(key_hash);
+            self.1.invalidate(key_hash);
+        }
+        fn invalidate_all(&self) {
+            self.0.invalidate_all();
+            self.1.invalidate_all();
+        }
+    }
+    let sink = Arc::new(Both(StoreSink::new(&store), recorded.clone()));
+    let tier = block_on(RedisTier::connect(config(&server.url()), sink)).expect("connect");
+    let key = tier.key_hash(TOKEN);
+    let far = 4e12;
+    store.set(&key, PAYLOAD.to_vec().into_boxed_slice(), far, far);
+    let epoch = store.slot_table().epoch();
+
+    server.kill();
+    assert!(eventually(Duration::from_secs(1), || !tier.local_trustworthy()));
+    // The flush runs under the policy's lock right after trust is withdrawn: by the time a reader
+    // could see `false` and look again, the store is empty and every near cache's epoch is stale.
+    assert!(
+        eventually(Duration::from_millis(100), || recorded
+            .heard()
+            .contains(&Heard::All)),
+        "losing trust flushes"
+    );
+    assert!(store.get_with(&key, |_| ()).is_none());
+    assert_ne!(
+        store.slot_table().epoch(),
+        epoch,
+        "near caches see the clear"
+    );
+    // While untrusted, the tier reads nothing, so nothing comes back into the store from a get.
+    assert_eq!(block_on(tier.get(TOKEN)), Lookup::Unavailable);
+
+    recorded.clear();
+    let epoch = store.slot_table().epoch();
+    server.restart();
+    assert!(eventually(Duration::from_secs(5), || tier.local_trustworthy()));
+    assert!(
+        recorded.heard().contains(&Heard::All),
+        "recovering flushes again"
+    );
+    assert_ne!(store.slot_table().epoch(), epoch);
+}

@@ -13,12 +13,19 @@ const config: Pick<VendureConfig, 'authOptions'> = {
 // Sessions flow both ways between Vendure's type and ours.
 declare const fromVendure: VendureCachedSession
 const ours: CachedSession = fromVendure
-const back: VendureCachedSession | undefined = new NativeSessionCacheStrategy().get(ours.token)
+// With the redis option, a local miss returns a Promise (Vendure awaits whatever get returns).
+const back: VendureCachedSession | undefined | Promise<VendureCachedSession | undefined> = new NativeSessionCacheStrategy().get(ours.token)
+
+const shared: SessionCacheStrategy = new NativeSessionCacheStrategy({ redis: { url: 'redis://127.0.0.1:6379', keyPrefix: 'shop:', timeoutMs: 10 } })
+const redisHits: number | undefined = new NativeSessionCacheStrategy().stats().redis?.hits
 
 const stats: NativeSessionCacheStats = new NativeSessionCacheStrategy().stats()
 const hits: number = stats.hits
 
+// @ts-expect-error redis needs a url
+new NativeSessionCacheStrategy({ redis: { keyPrefix: 'x' } })
+
 // @ts-expect-error maxEntries is a number
 new NativeSessionCacheStrategy({ maxEntries: '10' })
 
-export { strategy, config, back, hits }
+export { strategy, config, back, hits, shared, redisHits }

@@ -35,8 +35,8 @@
 //!   bumps the namespace and publishes it; every other instance's sink hears it (its own instance
 //!   does not: its caller already updated its local layers).
 //! - **Outages are safe** (see [`outage`]): while the subscription is down, [`RedisTier::local_trustworthy`]
-//!   is false and `get` does not read Redis; on every return, the sink's `invalidate_all()` runs
-//!   before it turns true again; a `delete` or `clear` that could not reach Redis, or a restarted
+//!   is false and `get` does not read Redis; the sink's `invalidate_all()` runs when it turns false
+//!   (right after it does) and again before it turns true again; a `delete` or `clear` that could not reach Redis, or a restarted
 //!   server, owes a namespace bump that is made before it turns true again.
 //!
 //! Not guaranteed: what an instance cut off from Redis deleted is not seen by instances that still
@@ -187,14 +187,21 @@ impl Inner {
 
     fn step(&self, event: Event) -> Step {
         let mut policy = self.lock_policy();
+        let was_trustworthy = policy.trustworthy();
         let step = policy.on(event);
-        if step.flush_local {
+        let trustworthy = policy.trustworthy();
+        // Losing trust flushes too: first nothing local is served any more, then what local layers
+        // hold goes (and the sequence moves, so a `get` in flight does not put an entry back).
+        let losing_trust = was_trustworthy && !trustworthy;
+        if losing_trust {
+            self.trustworthy.store(false, Ordering::Release);
+        }
+        if step.flush_local || losing_trust {
             self.seq.fetch_add(1, Ordering::AcqRel);
             bump(&self.counters.invalidate_alls);
             self.sink.invalidate_all();
         }
-        self.trustworthy
-            .store(policy.trustworthy(), Ordering::Release);
+        self.trustworthy.store(trustworthy, Ordering::Release);
         step
     }
 
@@ -371,6 +378,21 @@ impl Drop for SubscriberGuard {
     }
 }
 
+/// Reads a tier's invalidation sequence; see [`RedisTier::seq_watch`].
+#[derive(Clone)]
+pub struct SeqWatch(Arc<Inner>);
+
+impl SeqWatch {
+    pub fn get(&self) -> u64 {
+        self.0.seq.load(Ordering::Acquire)
+    }
+
+    /// Whether local entries may be served, as [`RedisTier::local_trustworthy`].
+    pub fn trustworthy(&self) -> bool {
+        self.0.trustworthy()
+    }
+}
+
 /// One instance's connection to the shared tier. Dropping it closes its connections and stops its
 /// runtime thread (see [`runtime`]).
 pub struct RedisTier {
@@ -483,6 +505,19 @@ impl RedisTier {
         }
     }
 
+    /// Runs `task` on the tier's runtime, without waiting for it (a caller that is not async, such
+    /// as the N-API binding, awaits an [`Op`] there and hands the answer on). Returns false, and
+    /// drops `task`, if the runtime is gone.
+    pub fn spawn_detached(&self, task: impl Future<Output = ()> + Send + 'static) -> bool {
+        match self.runtime.handle() {
+            Some(handle) => {
+                drop(handle.spawn(task));
+                true
+            }
+            None => false,
+        }
+    }
+
     /// `hex(BLAKE3-keyed(token))`: the session's name in Redis and in invalidations, for keying the
     /// local store alike.
     pub fn key_hash(&self, token: &str) -> String {
@@ -508,6 +543,12 @@ impl RedisTier {
     /// Advances before every call to the sink (see "Filling a local layer from a `get`").
     pub fn invalidation_seq(&self) -> u64 {
         self.inner.seq.load(Ordering::Acquire)
+    }
+
+    /// A handle that reads [`invalidation_seq`](Self::invalidation_seq) without keeping the tier (and
+    /// its runtime) alive, for a task that fills a local layer after its `get` answered.
+    pub fn seq_watch(&self) -> SeqWatch {
+        SeqWatch(Arc::clone(&self.inner))
     }
 
     /// The payload stored for `token`. Not sent to Redis while the tier is not trustworthy.

@@ -1,0 +1,195 @@
+//! The Redis tier as the binding uses it: one [`RedisTier`] per store per process (every
+//! worker_thread whose strategy has the same `name` shares the store, and so the tier), the sink that
+//! turns invalidations into local deletes, and the payload format (deadline + encoded session).
+//! Plain Rust: the binding wraps it.
+//!
+//! With a tier, the local store is keyed by [`RedisTier::key_hash`] of the token rather than the
+//! token, so an invalidation (which carries the hash) is a plain local delete.
+
+use crate::redis::{InvalidationSink, RedisTier, RedisTierConfig};
+use crate::store::Store;
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::pin;
+use std::sync::{Arc, LazyLock, Mutex, Weak};
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::{self, Thread};
+
+/// Turns the tier's invalidations into changes of the local store. A delete or a clear changes the
+/// slot generation or the epoch, so every thread's near cache drops the entry too.
+pub struct StoreSink {
+    store: Weak<Store>,
+}
+
+impl StoreSink {
+    pub fn new(store: &Arc<Store>) -> Self {
+        Self {
+            store: Arc::downgrade(store),
+        }
+    }
+}
+
+impl InvalidationSink for StoreSink {
+    fn invalidate(&self, key_hash: &str) {
+        if let Some(store) = self.store.upgrade() {
+            store.delete(key_hash);
+        }
+    }
+
+    fn invalidate_all(&self) {
+        if let Some(store) = self.store.upgrade() {
+            store.clear();
+        }
+    }
+}
+
+/// A tier and what it was asked for, so a second strategy asking for another Redis is refused.
+pub struct SharedTier {
+    pub tier: RedisTier,
+    url: String,
+    key_prefix: String,
+    secret_hash: blake3::Hash,
+}
+
+static TIERS: LazyLock<Mutex<HashMap<String, Weak<SharedTier>>>> = LazyLock::new(Default::default);
+
+fn same_tier(existing: &SharedTier, name: &str, config: &RedisTierConfig) -> Result<(), String> {
+    if existing.url == config.url
+        && existing.key_prefix == config.key_prefix
+        && existing.secret_hash == blake3::hash(config.secret.as_bytes())
+    {
+        Ok(())
+    } else {
+        Err(format!(
+            "the session cache '{name}' already uses Redis at {} with the key prefix '{}' in this process; \
+             give every strategy named '{name}' the same redis options (url, keyPrefix, secret), or another `name`",
+            existing.tier.redacted_url(),
+            existing.key_prefix
+        ))
+    }
+}
+
+fn live(name: &str) -> Option<Arc<SharedTier>> {
+    let tiers = TIERS.lock().unwrap_or_else(|p| p.into_inner());
+    tiers.get(name).and_then(Weak::upgrade)
+}
+
+/// The tier of the store called `name`, connected with `config` if no live one exists. Blocks while
+/// it connects (at most the config's `connect_timeout` per step): call it off the JS thread.
+pub fn open(
+    name: &str,
+    store: &Arc<Store>,
+    config: RedisTierConfig,
+) -> Result<Arc<SharedTier>, String> {
+    if let Some(existing) = live(name) {
+        same_tier(&existing, name, &config)?;
+        return Ok(existing);
+    }
+    let sink = Arc::new(StoreSink::new(store));
+    let url = config.url.clone();
+    let key_prefix = config.key_prefix.clone();
+    let secret_hash = blake3::hash(config.secret.as_bytes());
+    let tier = block_on(RedisTier::connect(config.clone(), sink)).map_err(|e| e.to_string())?;
+    // A fresh tier starts trustworthy with an empty view: what the store held before is not known
+    // to be coherent with Redis, so it goes.
+    store.clear();
+    let mut tiers = TIERS.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(existing) = tiers.get(name).and_then(Weak::upgrade) {
+        // Another thread connected meanwhile: use its tier, drop ours (outside the lock: it joins).
+        drop(tiers);
+        drop(tier);
+        same_tier(&existing, name, &config)?;
+        return Ok(existing);
+    }
+    let shared = Arc::new(SharedTier {
+        tier,
+        url,
+        key_prefix,
+        secret_hash,
+    });
+    tiers.retain(|_, weak| weak.strong_count() > 0);
+    tiers.insert(name.to_string(), Arc::downgrade(&shared));
+    Ok(shared)
+}
+
+/// How many tiers are alive in the process (tests prove that `destroy()` frees them).
+pub fn live_tier_count() -> usize {
+    let tiers = TIERS.lock().unwrap_or_else(|p| p.into_inner());
+    tiers
+        .values()
+        .filter(|weak| weak.strong_count() > 0)
+        .count()
+}
+
+const DEADLINE_LEN: usize = 8;
+
+/// What a `set` stores in Redis: the entry's deadline (ms since the epoch, little-endian), then the
+/// encoded session (which holds no token).
+pub fn payload(deadline_ms: u64, encoded: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(DEADLINE_LEN + encoded.len());
+    out.extend_from_slice(&deadline_ms.to_le_bytes());
+    out.extend_from_slice(encoded);
+    out
+}
+
+/// The deadline and the encoded session of a payload, if it is one.
+pub fn split_payload(payload: &[u8]) -> Option<(u64, &[u8])> {
+    let (deadline, encoded) = payload.split_at_checked(DEADLINE_LEN)?;
+    let deadline = u64::from_le_bytes(deadline.try_into().ok()?);
+    Some((deadline, encoded))
+}
+
+/// Awaits a future on this thread (the tier's futures are runtime-independent).
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    struct Unpark(Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    loop {
+        if let Poll::Ready(value) = future.as_mut().poll(&mut cx) {
+            return value;
+        }
+        thread::park();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreConfig;
+    use crate::time::WallClock;
+
+    #[test]
+    fn payloads_round_trip_and_short_ones_are_refused() {
+        let p = payload(1234, b"{\"a\":1}");
+        assert_eq!(split_payload(&p), Some((1234, &b"{\"a\":1}"[..])));
+        assert_eq!(split_payload(&p[..7]), None);
+    }
+
+    #[test]
+    fn the_sink_deletes_and_clears_the_store() {
+        let store = Arc::new(Store::new(StoreConfig::default(), Arc::new(WallClock)));
+        let sink = StoreSink::new(&store);
+        let far = 4e12;
+        store.set("h1", b"a".to_vec().into_boxed_slice(), far, far);
+        store.set("h2", b"b".to_vec().into_boxed_slice(), far, far);
+        sink.invalidate("h1");
+        assert!(store.get_with("h1", |_| ()).is_none());
+        assert!(store.get_with("h2", |_| ()).is_some());
+        let epoch = store.slot_table().epoch();
+        sink.invalidate_all();
+        assert!(store.get_with("h2", |_| ()).is_none());
+        assert_ne!(
+            store.slot_table().epoch(),
+            epoch,
+            "near caches see the clear"
+        );
+        drop(store);
+        sink.invalidate_all(); // a sink outliving its store does nothing
+    }
+}
