@@ -5,9 +5,9 @@
 
 const { spawn, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
-const net = require('node:net')
 const os = require('node:os')
 const path = require('node:path')
+const { freePort } = require('../__test__/helpers/free-port')
 
 /** Why Redis cannot be benchmarked here, or null if it can. */
 function unavailableReason() {
@@ -21,17 +21,6 @@ function unavailableReason() {
   return null
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.unref()
-    server.on('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address()
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 /** Starts redis-server; resolves to `{ port, version, admin, stop() }` once it answers PING. */
 async function startRedis() {

@@ -1,38 +1,20 @@
 //! Shared by the Redis integration tests: a real `redis-server` on a free loopback port, killed when
-//! the guard drops (a failed assertion included); a sink that records what it is told; a tiny
-//! `block_on` that owes nothing to tokio (the tier's futures are executor-agnostic).
+//! the guard drops (a failed assertion included); a sink that records what it is told; and the
+//! crate's `block_on`, which owes nothing to tokio (the tier's futures are executor-agnostic).
 #![allow(dead_code)]
 
-use std::future::Future;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::pin::pin;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::task::{Context, Poll, Wake, Waker};
-use std::thread::{self, Thread};
+use std::thread;
 use std::time::{Duration, Instant};
 use vendure_native_session_cache::redis::InvalidationSink;
 
-pub fn block_on<F: Future>(future: F) -> F::Output {
-    struct Unpark(Thread);
-    impl Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Waker::from(Arc::new(Unpark(thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    let mut future = pin!(future);
-    loop {
-        if let Poll::Ready(value) = future.as_mut().poll(&mut cx) {
-            return value;
-        }
-        thread::park();
-    }
-}
+/// The crate's own executor-free `block_on`: the tier's futures run on its runtime.
+pub use vendure_native_session_cache::shared_tier::block_on;
 
 /// Ports below Linux's ephemeral range (32768+), so that no outgoing connection takes a port a
 /// test's server is about to (re)bind.
