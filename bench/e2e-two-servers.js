@@ -1,0 +1,385 @@
+'use strict'
+
+// npm run bench:e2e2 [-- --seconds N]
+//
+// End to end with two servers: starts a private PostgreSQL cluster and a redis-server (the two-servers
+// e2e test's helpers: __test__/vendure/helpers/postgres.js, __test__/helpers/redis-server.js), seeds the
+// database once (__test__/vendure/helpers/server-process.js, mode 'seed'), then for each configuration
+// forks two Vendure servers (Vendure's own bootstrap(), both on that one database and that one Redis),
+// logs in as the superadmin once on server A and drives the Admin API query `{ me { id identifier } }`
+// with that bearer token on BOTH servers at once: two autocannon instances in parallel, 8 connections
+// each, a 1 s warm-up then 5 s. The servers are stopped before the next configuration starts.
+//
+// Configurations:
+//   native-redis:  this project, `new NativeSessionCacheStrategy({ redis: { url, secret } })` on both;
+//   default-redis: Vendure's DefaultSessionCacheStrategy over RedisCacheStrategy
+//                  (RedisCachePlugin.init({ redisOptions: { host: '127.0.0.1', port } })) on both.
+//
+// Total req/s is the sum over both servers of requests / duration; latency is the median of every
+// response time per server. Prints a markdown table and writes bench/e2e-two-servers-results.json.
+// Everything (servers, Redis, PostgreSQL) is stopped at the end, on errors too. Only 127.0.0.1 is used
+// (requiring the fixtures turns Vendure's telemetry off). LOG=1 shows the servers' Vendure log.
+
+const { fork } = require('node:child_process')
+const fs = require('node:fs')
+const path = require('node:path')
+const fx = require('../__test__/vendure/fixtures')
+
+const RESULTS = path.join(__dirname, 'e2e-two-servers-results.json')
+const SEED_PROCESS = path.resolve(__dirname, '..', '__test__', 'vendure', 'helpers', 'server-process.js')
+const QUERY = '{ me { id identifier } }'
+const CONNECTIONS = 8
+const WARMUP_SECONDS = 1
+const SECRET = 'bench-e2e-two-servers-shared-secret'
+const DATABASE = 'vendure_bench_two_servers'
+const CHILD_START_TIMEOUT_MS = 120_000
+const CHILD_STOP_TIMEOUT_MS = 15_000
+
+const CONFIGURATIONS = [
+  { id: 'native-redis', label: 'this project (NativeSessionCacheStrategy, redis: { url, secret })' },
+  { id: 'default-redis', label: 'DefaultSessionCacheStrategy + RedisCacheStrategy (RedisCachePlugin)' },
+]
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+// ---------------------------------------------------------------------------------------------------
+// Child process: one Vendure server for one configuration, until told to stop.
+
+/** Vendure's DefaultLogger, errors only (LOG=1: everything at Info). */
+function quietLogger() {
+  const { DefaultLogger, LogLevel } = require('@vendure/core')
+  if (process.env.LOG) return new DefaultLogger({ level: LogLevel.Info })
+  const inner = new DefaultLogger({ level: LogLevel.Info })
+  return {
+    error: (message, context, trace) => inner.error(message, context, trace),
+    warn() {},
+    info() {},
+    verbose() {},
+    debug() {},
+  }
+}
+
+/** As helpers/server-process.js builds its config (PostgreSQL, bearer tokens), with this configuration's session cache. */
+function serverConfig({ configuration, port, db, redis }) {
+  const { DefaultSessionCacheStrategy, RedisCachePlugin } = require('@vendure/core')
+  let sessionCacheStrategy
+  const plugins = []
+  switch (configuration) {
+    case 'native-redis': {
+      const { NativeSessionCacheStrategy } = require('..')
+      sessionCacheStrategy = new NativeSessionCacheStrategy({ name: `bench-e2e2-${process.pid}`, redis: { url: redis.url, secret: SECRET } })
+      break
+    }
+    case 'default-redis':
+      sessionCacheStrategy = new DefaultSessionCacheStrategy()
+      // RedisCachePlugin.init(options) replaces its options whole: the plugin's defaults plus the server.
+      plugins.push(
+        RedisCachePlugin.init({
+          maxItemSizeInBytes: 128_000,
+          namespace: 'vendure-cache',
+          redisOptions: { host: '127.0.0.1', port: redis.port },
+        }),
+      )
+      break
+    default:
+      throw new Error(`unknown configuration ${configuration}`)
+  }
+  const c = fx.e2eConfig({ port, sessionCacheStrategy, authOptions: { tokenMethod: 'bearer' } })
+  c.dbConnectionOptions = {
+    type: 'postgres',
+    host: db.host,
+    port: db.port,
+    username: 'postgres',
+    database: db.database,
+    synchronize: false,
+    logging: false,
+  }
+  c.apiOptions.hostname = '127.0.0.1'
+  c.logger = quietLogger()
+  c.plugins = [...(c.plugins ?? []), ...plugins]
+  return c
+}
+
+async function childServe(args) {
+  const { bootstrap, ConfigService } = require('@vendure/core')
+  const app = await bootstrap(serverConfig(args))
+  // If the bench dies, its IPC channel closes: do not outlive it.
+  process.on('disconnect', () => process.exit(1))
+  const configService = app.get(ConfigService)
+  process.on('message', async (message) => {
+    if (message?.type !== 'stop') return
+    try {
+      await app.close()
+      process.send({ type: 'stopped' }, () => process.exit(0))
+    } catch (error) {
+      console.error(error)
+      process.exit(1)
+    }
+  })
+  process.send({
+    type: 'ready',
+    // What the running server really uses, for the results file.
+    sessionCacheStrategy: configService.authOptions.sessionCacheStrategy.constructor.name,
+    cacheStrategy: configService.systemOptions.cacheStrategy.constructor.name,
+  })
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Parent.
+
+function parseArgs(argv) {
+  const i = argv.indexOf('--seconds')
+  const seconds = i === -1 ? 5 : Number(argv[i + 1])
+  if (!Number.isFinite(seconds) || seconds <= 0) throw new Error('--seconds needs a positive number')
+  return { seconds: Math.round(seconds) }
+}
+
+/** Forks `file` with `argv`; resolves to `{ child, message }` at its first message matching `isReady`. */
+function startChild(file, argv, isReady, what) {
+  const child = fork(file, argv, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  return new Promise((resolve, reject) => {
+    const fail = async (error) => {
+      clearTimeout(timer)
+      await stopChild(child, exited)
+      reject(error)
+    }
+    const timer = setTimeout(() => fail(new Error(`${what}: not ready within ${CHILD_START_TIMEOUT_MS / 1000} s`)), CHILD_START_TIMEOUT_MS)
+    const onExit = (code, signal) => fail(new Error(`${what} exited (${signal ?? code}) before it was ready`))
+    child.once('exit', onExit)
+    child.on('message', (message) => {
+      if (message?.startError) return fail(new Error(`${what} did not start: ${message.startError}`))
+      if (!isReady(message)) return
+      clearTimeout(timer)
+      child.off('exit', onExit)
+      resolve({ child, message, exited })
+    })
+  })
+}
+
+/** Asks a server child to close Vendure and exit; kills it if it has not exited in time. */
+async function stopChild(child, exited) {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  if (child.connected) child.send({ type: 'stop' })
+  const timedOut = await Promise.race([exited.then(() => false), sleep(CHILD_STOP_TIMEOUT_MS).then(() => true)])
+  if (timedOut && child.exitCode === null && child.signalCode === null) {
+    console.error(`a server did not stop within ${CHILD_STOP_TIMEOUT_MS / 1000} s: killed`)
+    child.kill('SIGKILL')
+    await exited
+  }
+}
+
+async function graphql(url, query, { token, variables } = {}) {
+  const headers = { 'content-type': 'application/json' }
+  if (token) headers.authorization = `Bearer ${token}`
+  const response = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ query, variables }) })
+  const text = await response.text()
+  const body = JSON.parse(text)
+  if (!response.ok || body.errors) throw new Error(`${url}: ${response.status} ${text}`)
+  return { body, text, token: response.headers.get('vendure-auth-token') }
+}
+
+async function loginSuperadmin(adminUrl) {
+  const LOGIN = `mutation ($username: String!, $password: String!) {
+    login(username: $username, password: $password) { ... on CurrentUser { id identifier } ... on ErrorResult { errorCode message } }
+  }`
+  const { body, token } = await graphql(adminUrl, LOGIN, {
+    variables: { username: fx.SUPERADMIN.identifier, password: fx.SUPERADMIN.password },
+  })
+  if (body.data.login.errorCode || !token) throw new Error(`superadmin login failed: ${JSON.stringify(body.data.login)}`)
+  return token
+}
+
+const median = (values) => {
+  if (values.length === 0) return NaN
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
+
+/** One autocannon run; resolves to its figures. Every response's time is kept for an exact median. */
+function cannon({ url, token, expectBody, connections, seconds }) {
+  const autocannon = require('autocannon')
+  const latencies = []
+  return new Promise((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query: QUERY }),
+        connections,
+        duration: seconds,
+        expectBody, // a different answer (e.g. a Forbidden error) counts as a mismatch
+      },
+      (error, result) => {
+        if (error) return reject(error)
+        resolve({
+          connections,
+          seconds: result.duration,
+          requests: result.requests.total,
+          reqPerSec: result.requests.total / result.duration,
+          reqPerSecMedianSample: result.requests.p50,
+          latencyMedianMs: median(latencies),
+          latencyP99Ms: result.latency.p99,
+          latencyMeanMs: result.latency.average,
+          errors: result.errors,
+          timeouts: result.timeouts,
+          non2xx: result.non2xx,
+          mismatches: result.mismatches,
+        })
+      },
+    )
+    instance.on('response', (client, statusCode, resBytes, responseTime) => latencies.push(responseTime))
+  })
+}
+
+/** Boots two servers with `configuration`, drives both at once, stops them. */
+async function measureConfiguration(configuration, { db, redis, settings, log }) {
+  redis.cli('FLUSHALL')
+  const servers = []
+  try {
+    // One after the other: both at once would contend for the two cores and for the same tables.
+    for (const name of ['A', 'B']) {
+      const port = await fx.freePort()
+      const started = Date.now()
+      const args = { configuration: configuration.id, port, db, redis: { url: redis.url, port: redis.port } }
+      const { child, message, exited } = await startChild(__filename, ['--child', JSON.stringify(args)], (m) => m?.type === 'ready', `server ${name} (${configuration.id})`)
+      servers.push({ name, port, child, exited, bootMs: Date.now() - started, adminUrl: `http://127.0.0.1:${port}/admin-api`, ...message })
+      log(`${configuration.id}: server ${name} ready on port ${port} (${servers.at(-1).sessionCacheStrategy} / ${servers.at(-1).cacheStrategy})`)
+    }
+    const [a, b] = servers
+    const token = await loginSuperadmin(a.adminUrl)
+    // The same answer from both servers: the session made on A is good on B.
+    const checks = []
+    for (const server of servers) {
+      const check = await graphql(server.adminUrl, QUERY, { token })
+      if (check.body.data.me?.identifier !== fx.SUPERADMIN.identifier) throw new Error(`server ${server.name}: unexpected answer ${check.text}`)
+      checks.push(check.text)
+    }
+    if (checks[0] !== checks[1]) throw new Error(`A and B answer differently: ${checks[0]} / ${checks[1]}`)
+    const both = (seconds) =>
+      Promise.all(servers.map((server, i) => cannon({ url: server.adminUrl, token, expectBody: checks[i], connections: CONNECTIONS, seconds })))
+    log(`${configuration.id}: warm-up ${WARMUP_SECONDS} s on A and B at once`)
+    await both(WARMUP_SECONDS)
+    log(`${configuration.id}: ${settings.seconds} s on A and B at once, ${CONNECTIONS} connections each`)
+    const [runA, runB] = await both(settings.seconds)
+    const redisKeys = Number(redis.cli('DBSIZE').trim())
+    return {
+      servers: servers.map(({ name, port, bootMs, sessionCacheStrategy, cacheStrategy }) => ({ name, port, bootMs, sessionCacheStrategy, cacheStrategy })),
+      redisKeysAtEnd: redisKeys,
+      runs: { A: runA, B: runB },
+      totalReqPerSec: runA.reqPerSec + runB.reqPerSec,
+      failures: [runA, runB].reduce((n, r) => n + r.errors + r.timeouts + r.non2xx + r.mismatches, 0),
+    }
+  } finally {
+    await Promise.allSettled(servers.map((s) => stopChild(s.child, s.exited)))
+    log(`${configuration.id}: servers stopped`)
+  }
+}
+
+function renderTable(rows) {
+  const fmt = (value, digits) => (Number.isFinite(value) ? value.toFixed(digits) : '—')
+  const lines = [
+    '| configuration (both servers) | total req/s (A + B) | req/s A | req/s B | median ms A | median ms B | errors (A / B) |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+  ]
+  const bad = (r) => r.errors + r.timeouts + r.non2xx + r.mismatches
+  for (const row of rows) {
+    const { A, B } = row.result.runs
+    lines.push(
+      `| ${row.label} | ${fmt(row.result.totalReqPerSec, 0)} | ${fmt(A.reqPerSec, 0)} | ${fmt(B.reqPerSec, 0)} | ` +
+        `${fmt(A.latencyMedianMs, 2)} | ${fmt(B.latencyMedianMs, 2)} | ${bad(A)} / ${bad(B)} |`,
+    )
+  }
+  return lines.join('\n')
+}
+
+async function main() {
+  const settings = parseArgs(process.argv.slice(2))
+  const { machineInfo, loadAverage1m } = require('./machine.js')
+  const { TestPostgres } = require('../__test__/vendure/helpers/postgres')
+  const { TestRedis } = require('../__test__/helpers/redis-server')
+  const started = Date.now()
+  const log = (text) => process.stderr.write(`[bench:e2e2 ${((Date.now() - started) / 1000).toFixed(0)} s] ${text}\n`)
+  const machine = machineInfo()
+
+  let pg = null
+  let redis = null
+  const rows = []
+  try {
+    log('starting PostgreSQL')
+    pg = await TestPostgres.start()
+    pg.createDatabase(DATABASE)
+    log(`starting redis-server`)
+    redis = await TestRedis.start()
+    const db = { host: '127.0.0.1', port: pg.port, database: DATABASE }
+    log('seeding the database')
+    const seed = await startChild(
+      SEED_PROCESS,
+      [JSON.stringify({ mode: 'seed', port: await fx.freePort(), db, redis: { url: redis.url, secret: SECRET } })],
+      (m) => m?.done,
+      'seed',
+    )
+    await seed.exited
+    for (const configuration of CONFIGURATIONS) {
+      log(`booting two servers with ${configuration.label}`)
+      rows.push({ ...configuration, result: await measureConfiguration(configuration, { db, redis, settings, log }) })
+    }
+  } finally {
+    log('stopping redis-server and PostgreSQL')
+    await redis?.stop()
+    await pg?.stop()
+  }
+
+  machine.loadAverage1mAtEnd = loadAverage1m()
+  const versions = {
+    vendureCore: require('@vendure/core/package.json').version,
+    autocannon: require('autocannon/package.json').version,
+  }
+  const warnings = rows.filter((r) => r.result.failures).map((r) => `${r.label}: ${r.result.failures} failed or unexpected responses`)
+  const table = renderTable(rows)
+  console.log(
+    `\n### End to end, two servers: Admin API \`${QUERY}\` as superadmin (logged in on A), A and B driven at once ` +
+      `(${CONNECTIONS} connections each, ${settings.seconds} s after ${WARMUP_SECONDS} s warm-up)\n`,
+  )
+  console.log(table)
+  console.log(
+    `\nreq/s: requests / duration per server, total = A + B; median ms: median response time seen by that server's ` +
+      `autocannon; errors: errors + timeouts + non-2xx + unexpected answers. Both servers share one PostgreSQL ` +
+      `database and one redis-server. ${machine.cores} cores (${machine.cpuModel}), Node ${machine.node}, Vendure ` +
+      `${versions.vendureCore}; load average ${machine.loadAverage1mAtEnd} at the end. Two autocannon instances, two ` +
+      'servers, PostgreSQL and Redis share the cores: figures move by tens of percent between runs on a shared machine.',
+  )
+  for (const warning of warnings) console.log(`\nWARNING: ${warning}`)
+
+  const results = {
+    machine,
+    secondsPerMeasurement: settings.seconds,
+    warmupSeconds: WARMUP_SECONDS,
+    connectionsPerServer: CONNECTIONS,
+    query: QUERY,
+    versions,
+    warnings,
+    configurations: rows,
+    table,
+    elapsedSeconds: Math.round((Date.now() - started) / 1000),
+  }
+  fs.writeFileSync(RESULTS, JSON.stringify(results, null, 2) + '\n')
+  console.log(`\nWrote ${path.relative(process.cwd(), RESULTS)} (${results.elapsedSeconds} s in all).`)
+}
+
+if (process.argv[2] === '--child') {
+  childServe(JSON.parse(process.argv[3])).catch((error) => {
+    console.error(error)
+    process.exit(1)
+  })
+} else {
+  main().then(
+    () => process.exit(0),
+    (error) => {
+      console.error(error)
+      process.exit(1)
+    },
+  )
+}
