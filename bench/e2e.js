@@ -30,7 +30,7 @@ const fx = require('../__test__/vendure/fixtures')
 
 const RESULTS = path.join(__dirname, 'e2e-results.json')
 const DATA_DIR = path.resolve(__dirname, '..', '.tmp', 'bench-e2e')
-const QUERY = '{ me { id identifier } }'
+const { QUERY, graphql, loginSuperadmin, median, cannon } = require('./http-load')
 const CONNECTIONS = [1, 16]
 const CHILD_STOP_TIMEOUT_MS = 15_000
 const CHILD_START_TIMEOUT_MS = 120_000
@@ -193,72 +193,6 @@ async function stopChild(child) {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
-async function graphql(url, query, { token, variables } = {}) {
-  const headers = { 'content-type': 'application/json' }
-  if (token) headers.authorization = `Bearer ${token}`
-  const response = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ query, variables }) })
-  const text = await response.text()
-  const body = JSON.parse(text)
-  if (!response.ok || body.errors) throw new Error(`${url}: ${response.status} ${text}`)
-  return { body, text, token: response.headers.get('vendure-auth-token') }
-}
-
-async function loginSuperadmin(adminUrl) {
-  const LOGIN = `mutation ($username: String!, $password: String!) {
-    login(username: $username, password: $password) { ... on CurrentUser { id identifier } ... on ErrorResult { errorCode message } }
-  }`
-  const { body, token } = await graphql(adminUrl, LOGIN, {
-    variables: { username: fx.SUPERADMIN.identifier, password: fx.SUPERADMIN.password },
-  })
-  if (body.data.login.errorCode || !token) throw new Error(`superadmin login failed: ${JSON.stringify(body.data.login)}`)
-  return token
-}
-
-const median = (values) => {
-  if (values.length === 0) return NaN
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
-}
-
-/** One autocannon run; resolves to its figures. Every response's time is kept for an exact median. */
-function cannon({ url, token, expectBody, connections, seconds }) {
-  const autocannon = require('autocannon')
-  const latencies = []
-  return new Promise((resolve, reject) => {
-    const instance = autocannon(
-      {
-        url,
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-        body: JSON.stringify({ query: QUERY }),
-        connections,
-        duration: seconds,
-        expectBody, // a different answer (e.g. a Forbidden error) counts as a mismatch
-      },
-      (error, result) => {
-        if (error) return reject(error)
-        const perSecond = result.requests
-        resolve({
-          connections,
-          seconds: result.duration,
-          requests: perSecond.total,
-          reqPerSecMedian: perSecond.p50,
-          reqPerSecMean: perSecond.total / result.duration,
-          reqPerSecSamples: result.samples,
-          latencyMedianMs: median(latencies),
-          latencyP99Ms: result.latency.p99,
-          latencyMeanMs: result.latency.average,
-          errors: result.errors,
-          timeouts: result.timeouts,
-          non2xx: result.non2xx,
-          mismatches: result.mismatches,
-        })
-      },
-    )
-    instance.on('response', (client, statusCode, resBytes, responseTime) => latencies.push(responseTime))
-  })
-}
 
 /** Boots one server with `strategy`, measures it, stops it. */
 async function measureStrategy(strategy, { dbFile, redis, settings, log }) {
