@@ -61,6 +61,11 @@ export declare class NativeStore {
   /** Makes every session in Redis unreachable and tells the other instances; never rejects. */
   redisClear(): object
   /**
+   * A Float64Array's memory: `[lease end]` in `monotonicNowMs()` milliseconds (0 when revoked),
+   * the bound near caches check before serving (src/redis/lease.rs). Null without a tier.
+   */
+  redisLease(): ArrayBuffer | null
+  /**
    * Whether the tier trusts local layers now (false while the invalidation channel is down or a
    * namespace bump is owed); true without a tier.
    */
@@ -74,6 +79,12 @@ export declare function liveRedisTierCount(): number
 
 /** How many stores are alive in the process: lets tests prove that released stores are freed. */
 export declare function liveStoreCount(): number
+
+/**
+ * Milliseconds on the monotonic clock leases are measured in (src/time.rs): JS calibrates
+ * `performance.now()` against it once.
+ */
+export declare function monotonicNowMs(): number
 
 /** Milliseconds in a `ttl` string such as `'1h'`; throws a TypeError naming the problem. */
 export declare function parseTtl(text: string): number
@@ -107,7 +118,11 @@ export interface RedisTierStats {
   invalidations: number
   invalidateAlls: number
   malformedMessages: number
-  /** Whether local entries may be served now (the invalidation channel is up, nothing owed). */
+  lateWrites: number
+  repairs: number
+  links: number
+  incarnationBumps: number
+  /** Whether local entries may be served now (the lease is current: see src/redis/lease.rs). */
   trustworthy: boolean
 }
 

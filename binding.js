@@ -838,5 +838,6 @@ module.exports = nativeBinding
 module.exports.NativeStore = nativeBinding.NativeStore
 module.exports.liveRedisTierCount = nativeBinding.liveRedisTierCount
 module.exports.liveStoreCount = nativeBinding.liveStoreCount
+module.exports.monotonicNowMs = nativeBinding.monotonicNowMs
 module.exports.parseTtl = nativeBinding.parseTtl
 module.exports.SetResult = nativeBinding.SetResult

@@ -96,7 +96,7 @@ export interface NativeSessionCacheRedisStats {
   clears: number
   errors: number
   timeouts: number
-  /** Deletes and clears that may not have reached Redis; each is covered by a namespace bump. */
+  /** Writes that may not have reached Redis even after a repair; each is covered by a namespace bump. */
   lostWrites: number
   namespaceBumps: number
   failedBumps: number
@@ -108,7 +108,15 @@ export interface NativeSessionCacheRedisStats {
   /** Local flushes: other instances' clears, and outages (when one starts and when it ends). */
   invalidateAlls: number
   malformedMessages: number
-  /** Whether local entries may be served now. */
+  /** Sets refused because they reached Redis after their call had given up (delayed on the network). */
+  lateWrites: number
+  /** Keys deleted again (and published) after a set or delete of theirs failed or came too late. */
+  repairs: number
+  /** Data connections opened: the first, and each replacement after an error, a timeout or READONLY. */
+  links: number
+  /** Namespace bumps made because Redis was not the incarnation recorded in it (restarted, failed over). */
+  incarnationBumps: number
+  /** Whether local entries may be served now: a proof of liveness is under 60 ms old. */
   trustworthy: boolean
 }
 

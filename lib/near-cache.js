@@ -30,6 +30,10 @@ class NearCache {
   #old = new Map()
   #capacity
   #table
+  /** With Redis: `[lease end]` in the addon's monotonic ms (see src/redis/lease.rs), else null. */
+  #lease = null
+  /** Added to performance.now() to read the addon's monotonic clock. */
+  #clockOffset = 0
 
   /** @param {Int32Array} table the store's slot table: word 0 the epoch, then one word per slot */
   constructor(capacity, table) {
@@ -42,6 +46,16 @@ class NearCache {
     return this.#young.size + this.#old.size
   }
 
+  /**
+   * From now on, serve only while the Redis tier's liveness lease is current: a near hit must be
+   * no staler than a store hit. `lease` is a Float64Array over the lease's native memory;
+   * `clockOffset` turns performance.now() into the addon's monotonic milliseconds.
+   */
+  useLease(lease, clockOffset) {
+    this.#lease = lease
+    this.#clockOffset = clockOffset
+  }
+
   /** The session remembered for `token` if the store still holds exactly it, else undefined. */
   lookup(token) {
     let entry = this.#young.get(token)
@@ -51,6 +65,9 @@ class NearCache {
       if (entry === undefined) return undefined
       promote = true
     }
+    const lease = this.#lease
+    // Not forgotten: the entry is still exact, only unproven until the next proof of liveness.
+    if (lease !== null && performance.now() + this.#clockOffset >= lease[0]) return undefined
     const table = this.#table
     const word = Atomics.load(table, entry.index)
     if ((word & GENERATION_MASK) === entry.generation && Atomics.load(table, 0) === entry.epoch && Date.now() < entry.deadline) {

@@ -111,4 +111,22 @@ function stripUndefined(object) {
   return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined))
 }
 
-module.exports = { parseOptions, DEFAULTS }
+/** A URL with its password (if any) shown as `***`. */
+function redactUrl(url) {
+  try {
+    const parsed = new URL(url)
+    if (parsed.password === '') return url
+    parsed.password = '***'
+    return parsed.toString()
+  } catch {
+    return '(a URL that cannot be parsed)'
+  }
+}
+
+/** The options as they may be shown: the Redis URL without its password. */
+function redactOptions(options) {
+  if (options.redis === undefined) return options
+  return Object.freeze({ ...options, redis: Object.freeze({ ...options.redis, url: redactUrl(options.redis.url) }) })
+}
+
+module.exports = { parseOptions, redactOptions, DEFAULTS }

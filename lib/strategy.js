@@ -1,7 +1,7 @@
 'use strict'
 
-const { NativeStore, SetResult } = require('../binding.js')
-const { parseOptions } = require('./options.js')
+const { NativeStore, SetResult, monotonicNowMs } = require('../binding.js')
+const { parseOptions, redactOptions } = require('./options.js')
 const { findInexactSession, encodeSession, decodeSession, TOO_LARGE } = require('./encoding.js')
 const log = require('./logger.js')
 const { NearCache } = require('./near-cache.js')
@@ -39,6 +39,14 @@ function secretFromVendure(injector) {
   )
 }
 
+/** What to add to performance.now() to read the addon's monotonic clock (leases are in it). */
+function clockOffset() {
+  const before = performance.now()
+  const native = monotonicNowMs()
+  const after = performance.now()
+  return native - (before + after) / 2
+}
+
 /**
  * Vendure's SessionCacheStrategy over a native store shared by every worker_thread of the process.
  * Without the `redis` option every method is synchronous. With it, a get that misses locally, and
@@ -66,9 +74,9 @@ class NativeSessionCacheStrategy {
     this.#store = this.#open()
   }
 
-  /** The validated options, defaults filled in. */
+  /** The validated options, defaults filled in; a password in `redis.url` shows as `***`. */
   get options() {
-    return this.#options
+    return redactOptions(this.#options)
   }
 
   #open() {
@@ -130,6 +138,8 @@ class NativeSessionCacheStrategy {
     if (this.#store === store) {
       this.#redisOn = true
       this.#redisTrusted = true
+      const lease = store.redisLease()
+      if (lease != null) this.#near?.useLease(new Float64Array(lease), clockOffset())
     }
   }
 

@@ -4,12 +4,13 @@
 use crate::duration::parse_duration_ms;
 use crate::expiry::deadline_ms;
 use crate::generation::SlotTable;
-use crate::redis::{Lookup, RedisStats, RedisTierConfig, WriteOutcome};
+use crate::redis::{RedisStats, RedisTierConfig, WriteOutcome};
 use crate::registry;
 use crate::shared_tier::{self, SharedTier};
 use crate::store::{SetOutcome, Stats, Store, StoreConfig};
 use crate::time::{TimeSource, WallClock};
-use napi::bindgen_prelude::{ArrayBuffer, Object};
+use napi::bindgen_prelude::{ArrayBuffer, Object, ToNapiValue};
+use napi::JsDeferred;
 use napi::{Env, Error, Result, Status};
 use napi_derive::napi;
 use std::borrow::Cow;
@@ -95,7 +96,11 @@ pub struct RedisTierStats {
     pub invalidations: f64,
     pub invalidate_alls: f64,
     pub malformed_messages: f64,
-    /// Whether local entries may be served now (the invalidation channel is up, nothing owed).
+    pub late_writes: f64,
+    pub repairs: f64,
+    pub links: f64,
+    pub incarnation_bumps: f64,
+    /// Whether local entries may be served now (the lease is current: see src/redis/lease.rs).
     pub trustworthy: bool,
 }
 
@@ -121,6 +126,10 @@ impl RedisTierStats {
             invalidations: s.invalidations as f64,
             invalidate_alls: s.invalidate_alls as f64,
             malformed_messages: s.malformed_messages as f64,
+            late_writes: s.late_writes as f64,
+            repairs: s.repairs as f64,
+            links: s.links as f64,
+            incarnation_bumps: s.incarnation_bumps as f64,
             trustworthy,
         }
     }
@@ -189,6 +198,47 @@ fn resolve_false(_: Env) -> Result<bool> {
     Ok(false)
 }
 
+/// Milliseconds on the monotonic clock leases are measured in (src/time.rs): JS calibrates
+/// `performance.now()` against it once.
+#[napi]
+pub fn monotonic_now_ms() -> f64 {
+    crate::time::monotonic_ms()
+}
+
+/// A deferred Promise that is settled with a fallback if it is dropped unsettled: a task cancelled
+/// by the tier's shutdown (`destroy()` with calls in flight) still settles its Promise.
+struct Settle<T: ToNapiValue + 'static, R: FnOnce(Env) -> Result<T> + 'static> {
+    deferred: Option<JsDeferred<T, R>>,
+    fallback: Option<R>,
+}
+
+impl<T: ToNapiValue + 'static, R: FnOnce(Env) -> Result<T> + 'static> Settle<T, R> {
+    fn new(deferred: JsDeferred<T, R>, fallback: R) -> Self {
+        Self {
+            deferred: Some(deferred),
+            fallback: Some(fallback),
+        }
+    }
+
+    fn resolve(mut self, resolver: R) {
+        if let Some(deferred) = self.deferred.take() {
+            deferred.resolve(resolver);
+        }
+    }
+}
+
+impl<T: ToNapiValue + 'static, R: FnOnce(Env) -> Result<T> + 'static> Drop for Settle<T, R> {
+    fn drop(&mut self) {
+        if let (Some(deferred), Some(fallback)) = (self.deferred.take(), self.fallback.take()) {
+            deferred.resolve(fallback);
+        }
+    }
+}
+
+fn resolve_none(_: Env) -> Result<Option<String>> {
+    Ok(None)
+}
+
 /// A handle on a process-wide store. Holding one keeps the store alive; `close` lets go of it.
 #[napi]
 pub struct NativeStore {
@@ -225,10 +275,7 @@ impl NativeStore {
     fn key<'t>(&self, token: &'t str) -> Option<Cow<'t, str>> {
         match self.tier.get() {
             None => Some(Cow::Borrowed(token)),
-            Some(shared) if shared.tier.local_trustworthy() => {
-                Some(Cow::Owned(shared.tier.key_hash(token)))
-            }
-            Some(_) => None,
+            Some(shared) => shared.serving_key(token).map(Cow::Owned),
         }
     }
 
@@ -302,7 +349,7 @@ impl NativeStore {
         let Some(key) = self.key(&token) else {
             // Not trustworthy: nothing enters the local store; drop what it may hold.
             if let Some(shared) = self.tier.get() {
-                store.delete(&shared.tier.key_hash(&token));
+                store.delete(&shared.local_key(&token));
             }
             return SetResult::Stored;
         };
@@ -365,7 +412,7 @@ impl NativeStore {
     fn local_key_always<'t>(&self, token: &'t str) -> Cow<'t, str> {
         match self.tier.get() {
             None => Cow::Borrowed(token),
-            Some(shared) => Cow::Owned(shared.tier.key_hash(token)),
+            Some(shared) => Cow::Owned(shared.local_key(token)),
         }
     }
 
@@ -419,25 +466,16 @@ impl NativeStore {
     #[napi(catch_unwind)]
     pub fn redis_get<'env>(&self, env: &'env Env, token: String) -> Result<Object<'env>> {
         let (deferred, promise) = env.create_deferred::<Option<String>, EncodedResolver>()?;
+        let settle = Settle::new(deferred, Box::new(resolve_none) as EncodedResolver);
         let (Some(shared), Some(store)) = (self.tier.get(), &self.store) else {
-            deferred.resolve(Box::new(|_| Ok(None)));
             return Ok(promise);
         };
-        let tier = &shared.tier;
-        let watch = tier.seq_watch();
-        let seq = watch.get();
-        let key = tier.key_hash(&token);
-        let op = tier.get(&token);
-        let store = Arc::downgrade(store);
-        let task = async move {
-            let encoded = match op.await {
-                Lookup::Hit(payload) => fill(&store, &watch, seq, &key, &payload),
-                Lookup::Miss | Lookup::Corrupt | Lookup::Unavailable => None,
-            };
-            deferred.resolve(Box::new(move |_| Ok(encoded)));
-        };
-        // The runtime lives as long as the tier, which this handle holds.
-        let _ = tier.spawn_detached(task);
+        let read = shared.read_through(store, &token);
+        // If the runtime is gone the task is dropped, and `settle` resolves null.
+        let _ = shared.tier.spawn_detached(async move {
+            let encoded = read.await;
+            settle.resolve(Box::new(move |_| Ok(encoded)));
+        });
         Ok(promise)
     }
 
@@ -497,12 +535,26 @@ impl NativeStore {
             deferred.resolve(resolve_true);
             return Ok(promise);
         };
+        let settle = Settle::new(deferred, resolve_false as BoolResolver);
         let op = start(&shared.tier);
         let _ = shared.tier.spawn_detached(async move {
             let reached = op.await;
-            deferred.resolve(if reached { resolve_true } else { resolve_false });
+            settle.resolve(if reached { resolve_true } else { resolve_false });
         });
         Ok(promise)
+    }
+
+    /// A Float64Array's memory: `[lease end]` in `monotonicNowMs()` milliseconds (0 when revoked),
+    /// the bound near caches check before serving (src/redis/lease.rs). Null without a tier.
+    #[napi]
+    pub fn redis_lease<'env>(&self, env: &'env Env) -> Result<Option<ArrayBuffer<'env>>> {
+        let Some(shared) = self.tier.get() else {
+            return Ok(None);
+        };
+        let cell = shared.tier.lease().cell();
+        let ptr = cell.as_ptr() as *mut u8;
+        // SAFETY: the buffer's finalizer holds `cell`, so the memory outlives the ArrayBuffer.
+        unsafe { ArrayBuffer::from_external(env, ptr, 8, cell, |_, cell| drop(cell)) }.map(Some)
     }
 
     /// Whether the tier trusts local layers now (false while the invalidation channel is down or a
@@ -523,36 +575,4 @@ impl NativeStore {
             shared.tier.local_trustworthy(),
         ))
     }
-}
-
-/// Puts a Redis hit into the local store unless an invalidation came meanwhile (the reply and the
-/// message travel on two connections): insert, then check the sequence again and undo if it moved.
-/// Returns the encoded session if it is still servable.
-fn fill(
-    store: &std::sync::Weak<Store>,
-    watch: &crate::redis::SeqWatch,
-    seq: u64,
-    key: &str,
-    payload: &[u8],
-) -> Option<String> {
-    let (deadline, encoded) = shared_tier::split_payload(payload)?;
-    if deadline <= WallClock.now_ms() {
-        return None;
-    }
-    let encoded = std::str::from_utf8(encoded).ok()?.to_string();
-    if let Some(store) = store.upgrade() {
-        if watch.get() == seq && watch.trustworthy() {
-            let deadline = deadline as f64;
-            store.set(
-                key,
-                encoded.as_bytes().to_vec().into_boxed_slice(),
-                deadline / 1000.0,
-                deadline,
-            );
-            if watch.get() != seq {
-                store.delete(key);
-            }
-        }
-    }
-    Some(encoded)
 }

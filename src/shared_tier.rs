@@ -5,9 +5,20 @@
 //!
 //! With a tier, the local store is keyed by [`RedisTier::key_hash`] of the token rather than the
 //! token, so an invalidation (which carries the hash) is a plain local delete.
+//!
+//! **The key policy.** Local entries are served, and written, only while the tier's lease is
+//! current ([`SharedTier::serving_key`]); deletes always apply ([`SharedTier::local_key`]).
+//!
+//! **The fill protocol.** A `get` that misses locally reads Redis; its answer enters the local
+//! store only if nothing made it stale meanwhile. [`SharedTier::read_through`] takes the store's
+//! [`FillTicket`] for the key *before* the read is sent, and [`complete_fill`] stores the answer
+//! only if the ticket still holds (no `set`, `delete` or `clear()` of this process, and no
+//! invalidation from another, since) and the lease is current. A fill that loses still answers its
+//! own `get` (the read and the write overlapped), but leaves nothing behind for later ones.
 
-use crate::redis::{InvalidationSink, RedisTier, RedisTierConfig};
-use crate::store::Store;
+use crate::redis::{InvalidationSink, Lease, Lookup, RedisTier, RedisTierConfig};
+use crate::store::{FillTicket, Store};
+use crate::time::{TimeSource, WallClock};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::pin;
@@ -49,6 +60,64 @@ pub struct SharedTier {
     url: String,
     key_prefix: String,
     secret_hash: blake3::Hash,
+}
+
+impl SharedTier {
+    /// The local store's key for `token` if local layers may serve (and be written) now.
+    pub fn serving_key(&self, token: &str) -> Option<String> {
+        self.tier
+            .local_trustworthy()
+            .then(|| self.tier.key_hash(token))
+    }
+
+    /// The local store's key for `token`, for deletes (which always apply).
+    pub fn local_key(&self, token: &str) -> String {
+        self.tier.key_hash(token)
+    }
+
+    /// Reads `token` from Redis and, on a hit, fills `store` (see the fill protocol above). The
+    /// future answers the encoded session, or None on a miss, a corrupt value, an outage, a timeout,
+    /// or a deadline already past. It holds the store weakly.
+    pub fn read_through(
+        &self,
+        store: &Arc<Store>,
+        token: &str,
+    ) -> impl Future<Output = Option<String>> + Send + 'static {
+        let key = self.tier.key_hash(token);
+        // Before the read is sent: any write of the key from now on fences the fill.
+        let ticket = store.fill_ticket(&key);
+        let op = self.tier.get(token);
+        let store = Arc::downgrade(store);
+        let lease = self.tier.lease().clone();
+        async move {
+            match op.await {
+                Lookup::Hit(payload) => complete_fill(&store, &lease, &key, ticket, &payload),
+                Lookup::Miss | Lookup::Corrupt | Lookup::Unavailable => None,
+            }
+        }
+    }
+}
+
+/// Stores a Redis answer in the local store if the ticket still holds and the lease is current;
+/// returns the encoded session if it is still servable (its deadline has not passed).
+pub fn complete_fill(
+    store: &Weak<Store>,
+    lease: &Lease,
+    key: &str,
+    ticket: FillTicket,
+    payload: &[u8],
+) -> Option<String> {
+    let (deadline, encoded) = split_payload(payload)?;
+    if deadline <= WallClock.now_ms() {
+        return None;
+    }
+    let encoded = std::str::from_utf8(encoded).ok()?.to_string();
+    if let Some(store) = store.upgrade() {
+        if lease.valid() {
+            store.fill(key, encoded.as_bytes().into(), deadline, ticket);
+        }
+    }
+    Some(encoded)
 }
 
 static TIERS: LazyLock<Mutex<HashMap<String, Weak<SharedTier>>>> = LazyLock::new(Default::default);
@@ -169,6 +238,99 @@ mod tests {
         let p = payload(1234, b"{\"a\":1}");
         assert_eq!(split_payload(&p), Some((1234, &b"{\"a\":1}"[..])));
         assert_eq!(split_payload(&p[..7]), None);
+    }
+
+    fn valid_lease() -> Lease {
+        let lease = Lease::default();
+        lease.renew(crate::time::monotonic_ms());
+        lease
+    }
+
+    fn far_payload(text: &str) -> Vec<u8> {
+        payload(WallClock.now_ms() + 60_000, text.as_bytes())
+    }
+
+    #[test]
+    fn a_redis_answer_fills_the_store_only_if_no_local_write_came_since_the_read_was_sent() {
+        // Deterministic: the read is "in flight" between the ticket and complete_fill.
+        type Write = fn(&Store);
+        let writes: [(&str, Write); 4] = [
+            ("nothing", |_| {}),
+            ("delete", |s| {
+                s.delete("h");
+            }),
+            ("set", |s| {
+                s.set("h", b"newer".to_vec().into(), 4e9, 4e12);
+            }),
+            ("clear", |s| s.clear()),
+        ];
+        for (name, write) in writes {
+            let store = Arc::new(Store::new(StoreConfig::default(), Arc::new(WallClock)));
+            let ticket = store.fill_ticket("h");
+            write(&store);
+            let answer = complete_fill(
+                &Arc::downgrade(&store),
+                &valid_lease(),
+                "h",
+                ticket,
+                &far_payload("older"),
+            );
+            // The get itself may answer what it read: it overlapped the write.
+            assert_eq!(answer.as_deref(), Some("older"), "{name}");
+            let local = store.get_with("h", |hit| hit.value.to_vec());
+            match name {
+                "nothing" => assert_eq!(local.as_deref(), Some(&b"older"[..]), "{name}"),
+                "set" => assert_eq!(local.as_deref(), Some(&b"newer"[..]), "{name}"),
+                _ => assert_eq!(local, None, "{name}: the older value was put back"),
+            }
+        }
+    }
+
+    #[test]
+    fn an_invalidation_from_another_instance_while_the_read_is_in_flight_fences_the_fill() {
+        let store = Arc::new(Store::new(StoreConfig::default(), Arc::new(WallClock)));
+        let sink = StoreSink::new(&store);
+        let ticket = store.fill_ticket("h");
+        sink.invalidate("h");
+        complete_fill(
+            &Arc::downgrade(&store),
+            &valid_lease(),
+            "h",
+            ticket,
+            &far_payload("old"),
+        );
+        assert!(store.get_with("h", |_| ()).is_none());
+        let ticket = store.fill_ticket("h");
+        sink.invalidate_all();
+        complete_fill(
+            &Arc::downgrade(&store),
+            &valid_lease(),
+            "h",
+            ticket,
+            &far_payload("old"),
+        );
+        assert!(store.get_with("h", |_| ()).is_none());
+    }
+
+    #[test]
+    fn without_a_current_lease_nothing_is_filled_and_expired_answers_are_dropped() {
+        let store = Arc::new(Store::new(StoreConfig::default(), Arc::new(WallClock)));
+        let ticket = store.fill_ticket("h");
+        let answer = complete_fill(
+            &Arc::downgrade(&store),
+            &Lease::default(),
+            "h",
+            ticket,
+            &far_payload("v"),
+        );
+        assert_eq!(answer.as_deref(), Some("v"));
+        assert!(store.get_with("h", |_| ()).is_none());
+        let past = payload(WallClock.now_ms() - 1, b"v");
+        let ticket = store.fill_ticket("h");
+        assert_eq!(
+            complete_fill(&Arc::downgrade(&store), &valid_lease(), "h", ticket, &past),
+            None
+        );
     }
 
     #[test]

@@ -5,6 +5,12 @@
 //! the deadline index and the byte count consistent with each other; Vendure writes a session far
 //! less often than it reads one. `clear()` only bumps an epoch: entries stamped with an older epoch
 //! are dead at once, and the sweeper frees them later.
+//!
+//! **Fills are fenced by writes.** A value read from a slower layer (Redis) may only enter the store
+//! if no write of its key and no `clear()` happened since the read was sent: take a [`FillTicket`]
+//! before sending the read, then [`Store::fill`] checks it under the writer lock. Every `set`,
+//! `delete` and `reject` advances the key's fence stripe under that lock, and a fill stamps its
+//! entry with the epoch of the ticket, so a `clear()` after the ticket leaves it dead at once.
 
 use crate::counters::StripedCounter;
 use crate::expiry::{deadline_ms, DeadlineIndex};
@@ -86,6 +92,19 @@ impl Stats {
     }
 }
 
+/// Fence stripes: a write advances the stripe its key hashes to; two keys sharing a stripe only cost
+/// a spurious refusal of a fill.
+const FENCE_STRIPES: usize = 4096;
+
+/// What a fill must find unchanged: the key's fence stripe and the epoch, read before the read of
+/// the slower layer was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FillTicket {
+    stripe: usize,
+    fence: u64,
+    epoch: u32,
+}
+
 /// A live entry as `get_with` shows it: the encoded session, and what a near cache needs to know
 /// when a copy it decoded stops being current.
 pub struct Hit<'a> {
@@ -164,6 +183,8 @@ pub struct Store {
     reclaim_pending: AtomicBool,
     counters: Counters,
     time: Arc<dyn TimeSource>,
+    /// Advanced by every write of a key hashing to the stripe (see [`FillTicket`]).
+    fences: Box<[AtomicU64]>,
 }
 
 impl Store {
@@ -182,6 +203,7 @@ impl Store {
             reclaim_pending: AtomicBool::new(false),
             counters: Counters::default(),
             time,
+            fences: (0..FENCE_STRIPES).map(|_| AtomicU64::new(0)).collect(),
         }
     }
 
@@ -250,14 +272,64 @@ impl Store {
     ) -> SetOutcome {
         let now = self.time.now_ms();
         let deadline = deadline_ms(now, cache_expiry_s, expires_ms, self.config.ttl_ms);
-        let cost = charge(key.len(), value.len());
         let mut writer = self.lock_writer();
+        self.advance_fence(key);
+        self.put(&mut writer, key, value, deadline, now, self.table.epoch())
+    }
+
+    fn stripe_of(&self, key: &str) -> usize {
+        (self.map.hasher().hash_one(key) as usize) % FENCE_STRIPES
+    }
+
+    /// Called under the writer lock by every write of `key`.
+    fn advance_fence(&self, key: &str) {
+        self.fences[self.stripe_of(key)].fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Take this before sending the read whose answer may [`fill`](Self::fill) `key`.
+    pub fn fill_ticket(&self, key: &str) -> FillTicket {
+        let stripe = self.stripe_of(key);
+        // The fence before the epoch: a clear between the two only makes the fill dead.
+        let fence = self.fences[stripe].load(Ordering::Acquire);
+        FillTicket {
+            stripe,
+            fence,
+            epoch: self.table.epoch(),
+        }
+    }
+
+    /// Stores a value read from a slower layer until `deadline_ms`, unless `key` was written
+    /// (set, delete, reject) since `ticket` was taken; a `clear()` since then leaves the entry dead.
+    /// Returns whether it was stored.
+    pub fn fill(&self, key: &str, value: Box<[u8]>, deadline_ms: u64, ticket: FillTicket) -> bool {
+        let now = self.time.now_ms();
+        let mut writer = self.lock_writer();
+        if self.fences[ticket.stripe].load(Ordering::Acquire) != ticket.fence
+            || self.table.epoch() != ticket.epoch
+            || self.stripe_of(key) != ticket.stripe
+        {
+            return false;
+        }
+        // Not a write of the key: other fills of it may go on.
+        self.put(&mut writer, key, value, deadline_ms, now, ticket.epoch) == SetOutcome::Stored
+    }
+
+    fn put(
+        &self,
+        writer: &mut MutexGuard<'_, Writer>,
+        key: &str,
+        value: Box<[u8]>,
+        deadline: u64,
+        now: u64,
+        epoch: u32,
+    ) -> SetOutcome {
+        let cost = charge(key.len(), value.len());
         if deadline <= now {
-            self.remove(&mut writer, key, Removal::Superseded);
+            self.remove(writer, key, Removal::Superseded);
             return SetOutcome::AlreadyExpired;
         }
         if cost > self.config.max_bytes.min(self.config.max_entry_bytes) {
-            self.remove(&mut writer, key, Removal::Superseded);
+            self.remove(writer, key, Removal::Superseded);
             bump(&self.counters.rejected);
             return SetOutcome::TooLarge;
         }
@@ -267,9 +339,9 @@ impl Store {
         while writer.ring.len() + new_entries > self.config.max_entries
             || writer.bytes - replaced_cost + cost > self.config.max_bytes
         {
-            if !self.evict_one(&mut writer, key, now) {
+            if !self.evict_one(writer, key, now) {
                 // Unreachable while the bounds are consistent; refuse rather than exceed them.
-                self.remove(&mut writer, key, Removal::Superseded);
+                self.remove(writer, key, Removal::Superseded);
                 return SetOutcome::TooLarge;
             }
         }
@@ -289,7 +361,7 @@ impl Store {
         let entry = Entry {
             value,
             deadline_ms: deadline,
-            epoch: self.table.epoch(),
+            epoch,
             slot,
         };
         if self.map.insert(key, entry).is_some() {
@@ -299,7 +371,7 @@ impl Store {
         }
         writer.bytes += cost;
         writer.deadlines.file(slot, deadline);
-        self.publish_sizes(&writer);
+        self.publish_sizes(writer);
         bump(&self.counters.sets);
         SetOutcome::Stored
     }
@@ -307,12 +379,14 @@ impl Store {
     /// Removes the entry for `key`; returns whether there was one.
     pub fn delete(&self, key: &str) -> bool {
         let mut writer = self.lock_writer();
+        self.advance_fence(key);
         self.remove(&mut writer, key, Removal::Deleted)
     }
 
     /// Drops any entry for a session the caller refused to store, and counts the refusal.
     pub fn reject(&self, key: &str) {
         let mut writer = self.lock_writer();
+        self.advance_fence(key);
         self.remove(&mut writer, key, Removal::Rejected);
         bump(&self.counters.rejected);
     }
@@ -500,6 +574,99 @@ mod tests {
 
     fn get(store: &Store, key: &str) -> Option<String> {
         store.get_with(key, |hit| String::from_utf8(hit.value.to_vec()).unwrap())
+    }
+
+    const FILL_DEADLINE: u64 = NOW + 60_000;
+
+    fn fill(store: &Store, key: &str, value: &str, ticket: FillTicket) -> bool {
+        store.fill(key, value.as_bytes().into(), FILL_DEADLINE, ticket)
+    }
+
+    #[test]
+    fn a_fill_with_nothing_written_since_its_ticket_is_stored() {
+        let (s, _) = store(10, 1 << 20, None);
+        let ticket = s.fill_ticket("a");
+        assert!(fill(&s, "a", "from redis", ticket));
+        assert_eq!(get(&s, "a").as_deref(), Some("from redis"));
+        // Another key's fill does not fence this one.
+        let ticket = s.fill_ticket("b");
+        put(&s, "c", "x");
+        assert!(fill(&s, "b", "from redis", ticket) || s.stripe_of("b") == s.stripe_of("c"));
+    }
+
+    #[test]
+    fn a_read_in_flight_never_refills_what_a_later_delete_set_reject_or_clear_removed() {
+        type Write = fn(&Store);
+        let writes: [(&str, Write); 4] = [
+            ("delete", |s| {
+                s.delete("a");
+            }),
+            ("set", |s| {
+                put(s, "a", "newer");
+            }),
+            ("reject", |s| s.reject("a")),
+            ("clear", |s| s.clear()),
+        ];
+        for (name, write) in writes {
+            let (s, _) = store(10, 1 << 20, None);
+            put(&s, "a", "older");
+            // The read is sent: the ticket is taken; then this process writes; then the answer lands.
+            let ticket = s.fill_ticket("a");
+            write(&s);
+            let stored = fill(&s, "a", "older", ticket);
+            assert!(!stored, "{name}: the fill was stored");
+            let now = get(&s, "a");
+            assert_ne!(
+                now.as_deref(),
+                Some("older"),
+                "{name}: the older value came back"
+            );
+            if name == "set" {
+                assert_eq!(now.as_deref(), Some("newer"));
+            }
+        }
+    }
+
+    #[test]
+    fn a_fill_racing_a_clear_is_dead_even_if_it_passed_the_check() {
+        let (s, _) = store(10, 1 << 20, None);
+        let ticket = s.fill_ticket("a");
+        s.clear();
+        // The epoch moved: refused; and an entry stamped with the ticket's epoch would be dead anyway.
+        assert!(!fill(&s, "a", "v", ticket));
+        assert_eq!(get(&s, "a"), None);
+    }
+
+    #[test]
+    fn concurrent_fills_and_deletes_never_leave_a_value_older_than_the_last_delete() {
+        // Thread A fills "k" with values read before its ticket; thread B deletes "k" and then
+        // checks that no fill whose ticket predates the delete is visible.
+        let (s, _) = store(100, 1 << 20, None);
+        let s = Arc::new(s);
+        let round = Arc::new(AtomicU64::new(0));
+        let filler = {
+            let (s, round) = (Arc::clone(&s), Arc::clone(&round));
+            std::thread::spawn(move || {
+                for _ in 0..20_000 {
+                    // As the protocol does: the ticket first, then the read.
+                    let ticket = s.fill_ticket("k");
+                    let seen = round.load(Ordering::Acquire);
+                    fill(&s, "k", &seen.to_string(), ticket);
+                }
+            })
+        };
+        for r in 1..=20_000u64 {
+            round.store(r, Ordering::Release);
+            s.delete("k");
+            if let Some(v) = get(&s, "k") {
+                let v: u64 = v.parse().unwrap();
+                assert!(
+                    v >= r,
+                    "round {r}: a fill read in round {v} outlived the delete"
+                );
+            }
+        }
+        filler.join().unwrap();
     }
 
     #[test]

@@ -43,3 +43,11 @@ impl TimeSource for MockTime {
         self.now.load(Ordering::SeqCst)
     }
 }
+
+/// Milliseconds on the process's monotonic clock (since its first use): what liveness leases are
+/// measured in. Never goes back, whatever the wall clock does.
+pub fn monotonic_ms() -> f64 {
+    static BASE: std::sync::LazyLock<std::time::Instant> =
+        std::sync::LazyLock::new(std::time::Instant::now);
+    BASE.elapsed().as_secs_f64() * 1000.0
+}

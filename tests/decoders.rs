@@ -13,7 +13,7 @@ proptest! {
     fn arbitrary_bytes_never_panic_and_almost_never_decode(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
         let keys = KeyScheme::new("vsc:", "secret");
         let hash = keys.key_hash("token");
-        prop_assert!(decode(&keys, &hash, &bytes).is_err());
+        prop_assert!(decode(&keys, &hash, 7, &bytes).is_err());
     }
 
     #[test]
@@ -24,24 +24,26 @@ proptest! {
     ) {
         let keys = KeyScheme::new("vsc:", "secret");
         let hash = keys.key_hash("token");
-        let stored = encode(&keys, &hash, &payload);
-        prop_assert_eq!(decode(&keys, &hash, &stored), Ok(payload.as_slice()));
+        let stored = encode(&keys, &hash, 7, &payload);
+        prop_assert_eq!(decode(&keys, &hash, 7, &stored), Ok(payload.as_slice()));
         let mut damaged = stored.clone();
         let at = flip.index(damaged.len());
         damaged[at] ^= 1 << bit;
-        prop_assert!(decode(&keys, &hash, &damaged).is_err());
+        prop_assert!(decode(&keys, &hash, 7, &damaged).is_err());
         // Moved under another token's key, or read with another secret: refused too.
-        prop_assert!(decode(&keys, &keys.key_hash("other"), &stored).is_err());
+        prop_assert!(decode(&keys, &keys.key_hash("other"), 7, &stored).is_err());
         let other_secret = KeyScheme::new("vsc:", "another secret");
-        prop_assert!(decode(&other_secret, &hash, &stored).is_err());
+        prop_assert!(decode(&other_secret, &hash, 7, &stored).is_err());
+        // Written back into another namespace (after a clear): refused.
+        prop_assert!(decode(&keys, &hash, 8, &stored).is_err());
     }
 
     #[test]
     fn truncations_never_panic(payload in prop::collection::vec(any::<u8>(), 0..100), cut in any::<prop::sample::Index>()) {
         let keys = KeyScheme::new("vsc:", "secret");
         let hash = keys.key_hash("token");
-        let stored = encode(&keys, &hash, &payload);
+        let stored = encode(&keys, &hash, 7, &payload);
         let cut = cut.index(stored.len());
-        let _ = decode(&keys, &hash, &stored[..cut]);
+        let _ = decode(&keys, &hash, 7, &stored[..cut]);
     }
 }

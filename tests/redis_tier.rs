@@ -75,12 +75,20 @@ fn a_set_in_one_instance_is_read_by_another() {
     // The key is `{prefix}{namespace}:{hash}`, it expires with the session, and neither any key nor
     // any value holds the token.
     let mut con = server.connection();
-    let key = a.key_scheme().data_key(0, &a.key_hash(TOKEN));
-    assert_eq!(key, format!("vsc:0:{}", a.key_hash(TOKEN)));
+    let key = a
+        .key_scheme()
+        .data_key(namespace(&server, "vsc:"), &a.key_hash(TOKEN));
+    let ns = namespace(&server, "vsc:");
+    assert_eq!(key, format!("vsc:{ns}:{}", a.key_hash(TOKEN)));
     let pttl: i64 = redis::cmd("PTTL").arg(&key).query(&mut con).unwrap();
     assert!((59_000..=60_000).contains(&pttl), "PTTL {pttl}");
-    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut con).unwrap();
-    assert_eq!(keys, vec![key.clone()]);
+    let mut keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut con).unwrap();
+    keys.sort();
+    // Beside the session: the namespace counter and the server incarnation record.
+    assert_eq!(
+        keys,
+        vec![key.clone(), "vsc:ns".to_string(), "vsc:srv".to_string()]
+    );
     let stored: Vec<u8> = redis::cmd("GET").arg(&key).query(&mut con).unwrap();
     assert!(!String::from_utf8_lossy(&stored).contains(TOKEN));
     assert!(stored.ends_with(PAYLOAD));
@@ -115,6 +123,7 @@ fn deletes_sets_and_clears_reach_the_other_instance_within_100ms() {
 
     block_on(a.set(TOKEN, PAYLOAD, in_a_minute()));
     assert_eq!(block_on(b.get(TOKEN)), Lookup::Hit(PAYLOAD.to_vec()));
+    let before = namespace(&server, "vsc:");
     let since = Instant::now();
     assert_eq!(block_on(a.clear()), WriteOutcome::Done);
     let at = b_heard
@@ -122,14 +131,16 @@ fn deletes_sets_and_clears_reach_the_other_instance_within_100ms() {
         .expect("B hears A's clear");
     println!("clear → B's sink: {:?}", at - since);
     assert_eq!(block_on(b.get(TOKEN)), Lookup::Miss, "the clear reached B");
-    assert_eq!(namespace(&server, "vsc:"), 1);
+    assert!(
+        namespace(&server, "vsc:") > before,
+        "the clear bumped the namespace"
+    );
 
     // An instance ignores its own messages: its caller already updated its local layers.
     std::thread::sleep(Duration::from_millis(20));
     assert_eq!(a_heard.heard(), vec![], "A heard itself");
     assert_eq!(b.stats().invalidations, 3);
     assert_eq!(b.stats().invalidate_alls, 1);
-    assert!(a.invalidation_seq() == 0 && b.invalidation_seq() == 4);
 }
 
 #[test]
@@ -170,7 +181,9 @@ fn a_deadline_in_the_past_stores_nothing_and_drops_the_older_value() {
         block_on(a.set(TOKEN, PAYLOAD, deadline)),
         SetOutcome::Stored
     );
-    let key = a.key_scheme().data_key(0, &a.key_hash(TOKEN));
+    let key = a
+        .key_scheme()
+        .data_key(namespace(&server, "vsc:"), &a.key_hash(TOKEN));
     let pttl: i64 = redis::cmd("PTTL")
         .arg(&key)
         .query(&mut server.connection())
@@ -199,7 +212,10 @@ fn corrupt_and_foreign_values_are_counted_misses() {
     let (a, _) = connect(&server.url());
     let (b, _) = connect(&server.url());
     let mut con = server.connection();
-    let key = |token: &str| a.key_scheme().data_key(0, &a.key_hash(token));
+    let key = |token: &str| {
+        a.key_scheme()
+            .data_key(namespace(&server, "vsc:"), &a.key_hash(token))
+    };
     let put = |con: &mut redis::Connection, token: &str, value: &[u8]| {
         let _: () = redis::cmd("SET")
             .arg(key(token))
@@ -213,7 +229,7 @@ fn corrupt_and_foreign_values_are_counted_misses() {
 
     block_on(a.set("v2", PAYLOAD, in_a_minute()));
     let mut stored: Vec<u8> = redis::cmd("GET").arg(key("v2")).query(&mut con).unwrap();
-    stored[3] = 2;
+    stored[3] = 1;
     put(&mut con, "v2", &stored);
     assert_eq!(block_on(b.get("v2")), Lookup::Corrupt, "another version");
 
@@ -321,7 +337,10 @@ fn connect_errors_name_the_url_without_the_password() {
     let mut con = server.connection();
     let _: () = redis::cmd("SELECT").arg(3).query(&mut con).unwrap();
     let size: u64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
-    assert_eq!(size, 1);
+    assert_eq!(
+        size, 3,
+        "the session, the namespace and the incarnation record"
+    );
 }
 
 #[test]
@@ -341,6 +360,9 @@ fn a_killed_redis_turns_every_call_into_a_quick_unavailable_and_a_restart_recove
     block_on(a.set(TOKEN, PAYLOAD, in_a_minute()));
     block_on(a.set("kept", PAYLOAD, in_a_minute()));
     assert_eq!(block_on(b.get(TOKEN)), Lookup::Hit(PAYLOAD.to_vec()));
+    let old_key = a
+        .key_scheme()
+        .data_key(namespace(&server, "vsc:"), &a.key_hash(TOKEN));
 
     server.kill();
     let killed = Instant::now();
@@ -362,14 +384,15 @@ fn a_killed_redis_turns_every_call_into_a_quick_unavailable_and_a_restart_recove
     }
     assert_eq!(quick("delete", a.delete(TOKEN)), WriteOutcome::Unavailable);
     assert_eq!(quick("clear", b.clear()), WriteOutcome::Unavailable);
+    // The delete's repair fails too: then the write counts as lost.
+    assert!(eventually(Duration::from_secs(1), || a.stats().lost_writes >= 1));
     let stats = a.stats();
-    assert!(stats.lost_writes >= 1 && stats.outages == 1, "{stats:?}");
+    assert!(stats.outages == 1, "{stats:?}");
 
     a_heard.clear();
     b_heard.clear();
     let restarted = Instant::now();
     server.restart();
-    let old_key = a.key_scheme().data_key(0, &a.key_hash(TOKEN));
     let exists: bool = redis::cmd("EXISTS")
         .arg(&old_key)
         .query(&mut server.connection())
@@ -390,7 +413,9 @@ fn a_killed_redis_turns_every_call_into_a_quick_unavailable_and_a_restart_recove
     for (tier, heard) in [(&a, &a_heard), (&b, &b_heard)] {
         assert!(heard.heard().contains(&Heard::All), "local layers flushed");
         let stats = tier.stats();
-        assert_eq!((stats.reconnects, stats.restarts), (1, 1), "{stats:?}");
+        // The data link can notice the new server before the subscription does: then the
+        // subscription is made twice.
+        assert!(stats.reconnects >= 1 && stats.restarts == 1, "{stats:?}");
         assert!(stats.namespace_bumps >= 1, "{stats:?}");
     }
     assert!(namespace(&server, "vsc:") >= 1);
@@ -442,7 +467,8 @@ fn a_delete_redis_refused_is_covered_by_a_namespace_bump_before_trusting_again()
     let (b, b_heard) = connect(&server.url());
     block_on(a.set(TOKEN, PAYLOAD, in_a_minute()));
     assert_eq!(block_on(b.get(TOKEN)), Lookup::Hit(PAYLOAD.to_vec()));
-    let old_key = a.key_scheme().data_key(0, &a.key_hash(TOKEN));
+    let before = namespace(&server, "vsc:");
+    let old_key = a.key_scheme().data_key(before, &a.key_hash(TOKEN));
 
     // Redis stays up, keeps its data and serves reads, but refuses writes (NOREPLICAS).
     let mut con = server.connection();
@@ -454,7 +480,11 @@ fn a_delete_redis_refused_is_covered_by_a_namespace_bump_before_trusting_again()
     };
     config_set(&mut con, "1");
     assert_eq!(quick("delete", a.delete(TOKEN)), WriteOutcome::Unavailable);
-    assert!(!a.local_trustworthy(), "a bump is owed");
+    // The repair (the delete again) fails too: the write is lost, a bump is owed.
+    assert!(
+        eventually(Duration::from_secs(1), || !a.local_trustworthy()),
+        "a bump is owed"
+    );
     assert_eq!(a.phase(), Phase::Recovering);
     assert_eq!(quick("get", a.get(TOKEN)), Lookup::Unavailable);
     std::thread::sleep(Duration::from_millis(200));
@@ -476,7 +506,10 @@ fn a_delete_redis_refused_is_covered_by_a_namespace_bump_before_trusting_again()
     // The value the delete missed is still in Redis, under the old namespace: unreachable.
     let exists: bool = redis::cmd("EXISTS").arg(&old_key).query(&mut con).unwrap();
     assert!(exists, "the refused delete did not reach Redis");
-    assert_eq!(namespace(&server, "vsc:"), 1);
+    assert!(
+        namespace(&server, "vsc:") > before,
+        "the clear bumped the namespace"
+    );
     assert_eq!(block_on(b.get(TOKEN)), Lookup::Miss);
     assert_eq!(block_on(a.get(TOKEN)), Lookup::Miss);
 }
@@ -493,7 +526,9 @@ fn a_restart_with_old_data_brings_no_deleted_session_back() {
     let _: () = redis::cmd("SAVE").query(&mut server.connection()).unwrap();
     assert_eq!(block_on(a.delete(TOKEN)), WriteOutcome::Done);
     assert_eq!(block_on(b.get(TOKEN)), Lookup::Miss);
-    let old_key = a.key_scheme().data_key(0, &a.key_hash(TOKEN));
+    let old_key = a
+        .key_scheme()
+        .data_key(namespace(&server, "vsc:"), &a.key_hash(TOKEN));
 
     server.restart();
     let exists: bool = redis::cmd("EXISTS")

@@ -21,15 +21,15 @@
 //! id: an instance ignores its own messages (its caller already updated its local layers). A
 //! message that cannot be read (another version, damage) is treated as a clear: safe, if costly.
 
-use super::config::RedisTierConfig;
 use super::keys::is_key_hash;
+use super::lease::PROOF_INTERVAL;
 use super::outage::Event;
 use super::stats::bump;
 use super::Inner;
+use crate::time::monotonic_ms;
 use ::redis::aio::{PubSubSink, PubSubStream};
 use ::redis::{Client, RedisResult};
-use futures_util::StreamExt;
-use std::sync::atomic::Ordering;
+use futures_util::{FutureExt, StreamExt};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,8 +39,8 @@ const VERSION: &str = "1";
 pub(crate) enum Message<'a> {
     /// The session with this key hash was written or deleted.
     Key { origin: &'a str, key_hash: &'a str },
-    /// The namespace was bumped.
-    Clear { origin: &'a str },
+    /// The namespace was bumped to this one.
+    Clear { origin: &'a str, namespace: u64 },
 }
 
 pub(crate) fn key_message(origin: &str, key_hash: &str) -> String {
@@ -66,7 +66,10 @@ pub(crate) fn parse(payload: &[u8]) -> Option<Message<'_>> {
             key_hash: rest,
         }),
         "c" if !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit()) => {
-            Some(Message::Clear { origin })
+            Some(Message::Clear {
+                origin,
+                namespace: rest.parse().ok()?,
+            })
         }
         _ => None,
     }
@@ -86,42 +89,22 @@ pub(crate) async fn subscribe(client: &Client, channel: &str) -> RedisResult<Sub
     Ok(Subscription { sink, stream })
 }
 
-/// Subscribes, then learns which server incarnation it subscribed to (in this order: a restart in
-/// between ends the subscription, which is then noticed).
-pub(crate) async fn subscribe_and_identify(
-    client: &Client,
-    channel: &str,
-    config: &RedisTierConfig,
-) -> Result<(Subscription, String), String> {
-    let timeout = config.connect_timeout;
-    let within = |what: &'static str| move |_| format!("{what}: no answer within {timeout:?}");
-    let subscription = tokio::time::timeout(timeout, subscribe(client, channel))
-        .await
-        .map_err(within("subscribing"))?
-        .map_err(|e| config.scrub(&e.to_string()))?;
-    let server_id = tokio::time::timeout(timeout, super::client::server_id(client, timeout))
-        .await
-        .map_err(within("INFO server"))?
-        .map_err(|e| config.scrub(&e.to_string()))?;
-    Ok((subscription, server_id))
-}
-
 /// Delivers one message to the sink. False if the sink panicked: the subscriber then drops its
 /// subscription, so that the flush on return covers whatever the sink failed to drop.
 fn deliver(inner: &Inner, payload: &[u8]) -> bool {
-    let call = |f: &dyn Fn()| {
-        inner.seq.fetch_add(1, Ordering::AcqRel);
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_ok()
-    };
+    let call = |f: &dyn Fn()| std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_ok();
     match parse(payload) {
-        Some(Message::Key { origin, .. } | Message::Clear { origin }) if origin == inner.origin => {
+        Some(Message::Key { origin, .. } | Message::Clear { origin, .. })
+            if origin == inner.origin =>
+        {
             true
         }
         Some(Message::Key { key_hash, .. }) => {
             bump(&inner.counters.invalidations);
             call(&|| inner.sink.invalidate(key_hash))
         }
-        Some(Message::Clear { .. }) => {
+        Some(Message::Clear { namespace, .. }) => {
+            inner.heard_namespace(namespace);
             bump(&inner.counters.invalidate_alls);
             call(&|| inner.sink.invalidate_all())
         }
@@ -151,43 +134,84 @@ impl Backoff {
     }
 }
 
-/// The subscriber's life: read the channel while subscribed, feed the outage policy the losses and
-/// recoveries, reconnect with backoff. Runs until the tier's runtime shuts down.
+/// The subscriber's life: read the channel while subscribed, prove it live for the lease, feed the
+/// outage policy the losses and recoveries, reconnect with backoff. Runs until the tier's runtime
+/// shuts down.
 pub(crate) async fn supervise(inner: Arc<Inner>, first: Subscription) {
     let mut subscription = Some(first);
     let mut backoff = Backoff::new();
     loop {
         let current = match subscription.take() {
             Some(current) => current,
-            None => {
-                match subscribe_and_identify(&inner.client, &inner.channel, &inner.config).await {
-                    Ok((current, server_id)) => {
-                        backoff = Backoff::new();
-                        inner.apply(Event::Subscribed { server_id });
-                        current
-                    }
-                    Err(_) => {
-                        bump(&inner.counters.errors);
-                        tokio::time::sleep(backoff.next()).await;
-                        continue;
-                    }
+            None => match resubscribe(&inner).await {
+                Some((current, server_id)) => {
+                    backoff = Backoff::new();
+                    inner.apply(Event::Subscribed { server_id });
+                    current
                 }
-            }
+                None => {
+                    bump(&inner.counters.errors);
+                    tokio::time::sleep(backoff.next()).await;
+                    continue;
+                }
+            },
         };
         listen(&inner, current).await;
         inner.apply(Event::SubscriptionLost);
     }
 }
 
-/// Delivers messages until the subscription is lost: its stream ends, or a ping (every heartbeat,
-/// or at once when an operation saw a connection error) gets no answer.
-async fn listen(inner: &Inner, mut subscription: Subscription) {
-    let heartbeat = inner.config.heartbeat;
-    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+/// Subscribes, then validates the server on the data link (in this order: every message published
+/// after the validation is heard).
+async fn resubscribe(inner: &Arc<Inner>) -> Option<(Subscription, String)> {
+    let timeout = inner.config.connect_timeout;
+    let subscription = tokio::time::timeout(timeout, subscribe(&inner.client, &inner.channel))
+        .await
+        .ok()?
+        .ok()?;
+    let server_id = inner.validate_for_subscription().await?;
+    Some((subscription, server_id))
+}
+
+/// Delivers messages until the subscription is lost: its stream ends, a `PING` gets no answer
+/// within the heartbeat, or the tier asks for a new subscription. A `PING` is in flight at all
+/// times, [`PROOF_INTERVAL`] apart; each answer, once every message before it is delivered, renews
+/// the lease.
+async fn listen(inner: &Inner, subscription: Subscription) {
+    let Subscription {
+        mut sink,
+        mut stream,
+    } = subscription;
+    let patience = inner.config.heartbeat;
     loop {
-        tokio::select! {
-            message = subscription.stream.next() => match message {
+        let sent = monotonic_ms();
+        let next_proof = tokio::time::Instant::now() + PROOF_INTERVAL;
+        {
+            let ping = tokio::time::timeout(patience, sink.ping::<::redis::Value>());
+            tokio::pin!(ping);
+            loop {
+                tokio::select! {
+                    biased;
+                    message = stream.next() => match message {
+                        Some(message) => {
+                            if !deliver(inner, message.get_payload_bytes()) {
+                                bump(&inner.counters.errors);
+                                return;
+                            }
+                        }
+                        None => return,
+                    },
+                    answer = &mut ping => match answer {
+                        Ok(Ok(_)) => break,
+                        _ => return,
+                    },
+                    _ = inner.resubscribe.notified() => return,
+                }
+            }
+        }
+        // The connection queued every message that came before the answer ahead of it.
+        while let Some(next) = stream.next().now_or_never() {
+            match next {
                 Some(message) => {
                     if !deliver(inner, message.get_payload_bytes()) {
                         bump(&inner.counters.errors);
@@ -195,28 +219,27 @@ async fn listen(inner: &Inner, mut subscription: Subscription) {
                     }
                 }
                 None => return,
-            },
-            _ = ticker.tick() => {
-                if !alive(&mut subscription.sink, heartbeat).await {
-                    return;
-                }
             }
-            _ = inner.check_connection.notified() => {
-                // As patient as the heartbeat: a Redis that is only slow is not an outage (the
-                // messages are late, not lost), and calling it one would flush every local layer.
-                if !alive(&mut subscription.sink, heartbeat).await {
-                    return;
-                }
+        }
+        inner.renew_lease(sent);
+        loop {
+            tokio::select! {
+                biased;
+                message = stream.next() => match message {
+                    Some(message) => {
+                        if !deliver(inner, message.get_payload_bytes()) {
+                            bump(&inner.counters.errors);
+                            return;
+                        }
+                    }
+                    None => return,
+                },
+                _ = inner.resubscribe.notified() => return,
+                _ = tokio::time::sleep_until(next_proof) => break,
+                _ = inner.check_connection.notified() => break,
             }
         }
     }
-}
-
-async fn alive(sink: &mut PubSubSink, within: Duration) -> bool {
-    matches!(
-        tokio::time::timeout(within, sink.ping::<::redis::Value>()).await,
-        Ok(Ok(_))
-    )
 }
 
 #[cfg(test)]
@@ -236,7 +259,10 @@ mod tests {
         let clear = format!("{}17", clear_message_prefix("a1b2"));
         assert_eq!(
             parse(clear.as_bytes()),
-            Some(Message::Clear { origin: "a1b2" })
+            Some(Message::Clear {
+                origin: "a1b2",
+                namespace: 17
+            })
         );
     }
 

@@ -5,13 +5,14 @@
 //! | a session | `{prefix}{namespace}:{key hash}` |
 //! | the namespace (a generation number, `INCR`'d by `clear`) | `{prefix}ns` |
 //! | the invalidation channel | `{prefix}invalidate` |
+//! | the server incarnation the data belongs to (a `run_id`) | `{prefix}srv` |
 //!
 //! The key hash is `hex(BLAKE3-keyed(token))`, 64 lowercase hex digits, with a 32-byte key derived
 //! from the configured secret by BLAKE3's `derive_key`. Without the secret, a Redis dump or `MONITOR`
 //! gives no way back to a bearer token, nor a way to test a guessed token. A second key, derived
 //! from the same secret under another context, authenticates stored values (see `value.rs`).
 //!
-//! The namespace is a decimal number and can never be `ns` or `invalidate`, so the three kinds of
+//! The namespace is a decimal number and can never be `ns`, `srv` or `invalidate`, so the kinds of
 //! names never collide under one prefix.
 
 /// The prefix used when the configuration gives none.
@@ -71,6 +72,11 @@ impl KeyScheme {
     /// `{prefix}ns`: the namespace counter.
     pub fn namespace_key(&self) -> String {
         format!("{}ns", self.prefix)
+    }
+
+    /// `{prefix}srv`: the `run_id` of the server incarnation the data was last validated on.
+    pub fn incarnation_key(&self) -> String {
+        format!("{}srv", self.prefix)
     }
 
     /// `{prefix}invalidate`: the pub/sub channel of invalidations.
@@ -142,6 +148,7 @@ mod tests {
         assert_eq!(keys.data_key(7, &hash), format!("shop1:7:{hash}"));
         assert_eq!(keys.namespace_key(), "shop1:ns");
         assert_eq!(keys.channel(), "shop1:invalidate");
+        assert_eq!(keys.incarnation_key(), "shop1:srv");
         assert!(!keys.data_key(0, &hash).contains(TOKEN));
     }
 

@@ -19,7 +19,8 @@
 //! | [`ttl`] | deadline → `PX` arithmetic |
 //! | [`value`] | the stored value's format: version marker, MAC, payload |
 //! | [`outage`] | the outage policy, a pure state machine |
-//! | [`client`] | the data connection and the Lua scripts (one round trip per operation) |
+//! | [`client`] | the data connection, its validation, and the Lua scripts (one round trip per operation) |
+//! | [`lease`] | the liveness lease that local hits need |
 //! | [`invalidation`] | the channel's messages and the subscriber |
 //! | [`runtime`] | the tier's own tokio runtime, and [`Op`], the future operations return |
 //! | [`stats`] | [`RedisStats`] |
@@ -30,29 +31,37 @@
 //!   default, under Vendure's 50 ms); a Redis that is down, slow or refusing turns into
 //!   `Lookup::Unavailable` / `WriteOutcome::Unavailable`, counted in [`RedisStats`]. Nothing panics.
 //! - **No token in Redis.** Keys are `hex(BLAKE3-keyed(token))`; values are the caller's payload
-//!   (the caller strips the token), behind a version marker and a MAC bound to the key.
+//!   (the caller strips the token), behind a version marker and a MAC bound to the key and the
+//!   namespace.
 //! - **Coherence.** `set` and `delete` publish the key hash in the same script as the write, `clear`
 //!   bumps the namespace and publishes it; every other instance's sink hears it (its own instance
 //!   does not: its caller already updated its local layers).
-//! - **Outages are safe** (see [`outage`]): while the subscription is down, [`RedisTier::local_trustworthy`]
-//!   is false and `get` does not read Redis; the sink's `invalidate_all()` runs when it turns false
-//!   (right after it does) and again before it turns true again; a `delete` or `clear` that could not reach Redis, or a restarted
-//!   server, owes a namespace bump that is made before it turns true again.
+//! - **Local hits need a fresh proof of liveness** ([`lease`]): [`RedisTier::local_trustworthy`] is
+//!   true only while a `PING` sent on the invalidation connection less than [`lease::LEASE`] ago has
+//!   been answered, every message before it delivered, and nothing is owed (see [`outage`]).
+//! - **A write lands within its call or never.** A `set` carries the latest Redis time at which it
+//!   may take effect; a `set` or `delete` that failed or timed out is followed by a *repair*, a
+//!   delete of its key that is published (late deletes are harmless); if even that fails, the write
+//!   is *lost* and the namespace is bumped before local layers are trusted again.
+//! - **Trust is per server incarnation.** Every data connection is validated before use (see
+//!   [`client`]): a server restarted from old data or failed over bumps the namespace in Redis
+//!   itself, for every process, running or yet to start. `READONLY` replaces the connection.
 //!
-//! Not guaranteed: what an instance cut off from Redis deleted is not seen by instances that still
-//! reach it until the cut-off one returns and bumps the namespace (nobody can tell them); their
-//! local entries still end at the session's `cacheExpiry`.
+//! Not guaranteed: what an instance cut off from Redis altogether deleted is not seen by instances
+//! that still reach it until the cut-off one returns and bumps the namespace (nobody can tell them);
+//! their local entries still end at the session's `cacheExpiry`.
 //!
 //! # Filling a local layer from a `get`
 //!
-//! A `Hit` may race with an invalidation of the same key (the reply and the message travel on two
-//! connections). Read [`RedisTier::invalidation_seq`] before calling `get`, insert the hit, then
-//! read it again: if it moved, drop what was inserted (or insert only if it did not move).
+//! A `Hit` may race with writes of the same key in this process and with invalidations from others
+//! (the reply and the message travel on two connections). The caller fences it: see
+//! [`crate::store::FillTicket`] and [`crate::shared_tier`].
 
 pub mod client;
 pub mod config;
 pub mod invalidation;
 pub mod keys;
+pub mod lease;
 pub mod outage;
 pub mod runtime;
 pub mod stats;
@@ -61,12 +70,13 @@ pub mod value;
 
 pub use config::{RedisTierConfig, RedisTierError};
 pub use keys::KeyScheme;
+pub use lease::Lease;
 pub use outage::Phase;
 pub use runtime::Op;
 pub use stats::RedisStats;
 
 use crate::time::{TimeSource, WallClock};
-use client::{is_connection_error, is_wrong_type, Commands, Names};
+use client::{is_link_error, is_wrong_type, Commands, Link, Names, SetReply, Validation};
 use invalidation::{clear_message_prefix, key_message, Subscription};
 use outage::{Event, OutagePolicy, Step};
 use runtime::{OwnedRuntime, Unavailable};
@@ -74,6 +84,7 @@ use stats::{bump, Counters};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 use tokio::runtime::Handle;
 use tokio::sync::Notify;
 
@@ -143,6 +154,11 @@ enum Failure {
     Timeout,
 }
 
+/// How often an idle data connection is checked (and Redis' clock measured again).
+const LINK_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+/// Attempts to repair a key after a failed write before the write counts as lost.
+const REPAIR_ATTEMPTS: u32 = 4;
+
 /// Everything the operations and the subscriber share.
 pub(crate) struct Inner {
     pub(crate) config: RedisTierConfig,
@@ -152,16 +168,25 @@ pub(crate) struct Inner {
     commands: Commands,
     /// This instance's id in messages.
     pub(crate) origin: String,
-    clear_prefix: String,
     policy: Mutex<OutagePolicy>,
-    /// The policy's `trustworthy()`, readable without its lock.
+    /// The policy's `trustworthy()` (Up), readable without its lock: whether Redis may be read.
     trustworthy: AtomicBool,
-    /// Advances before every call to the sink.
-    pub(crate) seq: AtomicU64,
+    /// Whether local layers may serve (see [`lease`]).
+    lease: Lease,
+    /// The namespace values are bound to when written: the newest one heard of.
+    namespace: AtomicU64,
+    /// The server incarnation (`run_id`) the subscription was validated against.
+    validated_server: Mutex<String>,
+    link: Mutex<Option<Link>>,
+    link_ready: Notify,
+    link_connecting: AtomicBool,
+    next_link_id: AtomicU64,
     pub(crate) sink: Arc<dyn InvalidationSink>,
     pub(crate) counters: Counters,
-    /// Operations that saw a connection error ask the subscriber to ping its connection now.
+    /// Operations that saw a connection error ask the subscriber to prove its connection now.
     pub(crate) check_connection: Notify,
+    /// Asks the subscriber to drop its subscription and subscribe (and validate) again.
+    pub(crate) resubscribe: Notify,
     clock: Arc<dyn TimeSource>,
     handle: Handle,
 }
@@ -191,13 +216,13 @@ impl Inner {
         let step = policy.on(event);
         let trustworthy = policy.trustworthy();
         // Losing trust flushes too: first nothing local is served any more, then what local layers
-        // hold goes (and the sequence moves, so a `get` in flight does not put an entry back).
+        // hold goes (a fill in flight finds the epoch moved and does not put an entry back).
         let losing_trust = was_trustworthy && !trustworthy;
         if losing_trust {
             self.trustworthy.store(false, Ordering::Release);
+            self.lease.revoke();
         }
         if step.flush_local || losing_trust {
-            self.seq.fetch_add(1, Ordering::AcqRel);
             bump(&self.counters.invalidate_alls);
             self.sink.invalidate_all();
         }
@@ -205,91 +230,190 @@ impl Inner {
         step
     }
 
-    /// Bumps the namespace until the policy has no bump to ask for: retried with backoff while it
-    /// fails, left to the next subscription if the channel is lost meanwhile.
-    fn start_bump(self: &Arc<Self>, ticket: u64) {
-        let inner = Arc::clone(self);
-        self.handle.spawn(async move {
-            let mut ticket = ticket;
-            let mut delay = std::time::Duration::from_millis(50);
-            loop {
-                let bump = inner.at_most_twice(|| inner.commands.clear(&inner.clear_prefix));
-                let done = matches!(
-                    tokio::time::timeout(inner.config.connect_timeout, bump).await,
-                    Ok(Ok(_))
-                );
-                let event = if done {
-                    Event::BumpSucceeded { ticket }
-                } else {
-                    Event::BumpFailed { ticket }
-                };
-                if let Some(next) = inner.step(event).bump {
-                    ticket = next;
-                    continue;
-                }
-                if done {
-                    return;
-                }
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(std::time::Duration::from_secs(1));
-                match inner.step(Event::Tick).bump {
-                    Some(next) => ticket = next,
-                    None => return,
-                }
-            }
-        });
-    }
-
-    /// Sends a command; if it failed because its connection was found dropped, sends it once more,
-    /// on the connection the manager makes anew. Every command here may run twice harmlessly: GET,
-    /// SET and DEL are idempotent, and a second INCR of the namespace is just another clear.
-    async fn at_most_twice<T, F>(&self, command: impl Fn() -> F) -> ::redis::RedisResult<T>
-    where
-        F: Future<Output = ::redis::RedisResult<T>>,
-    {
-        match command().await {
-            Err(error) if is_connection_error(&error) => {
-                self.check_connection.notify_one();
-                command().await
-            }
-            answer => answer,
+    /// The subscriber proved that every message published before `proof_sent_ms` was delivered.
+    pub(crate) fn renew_lease(&self, proof_sent_ms: f64) {
+        let policy = self.lock_policy();
+        if policy.trustworthy() {
+            self.lease.renew(proof_sent_ms);
         }
     }
 
-    /// Runs a command (at most twice) within `op_timeout`, counting what goes wrong.
-    async fn timed<T, F>(&self, command: impl Fn() -> F) -> Result<T, Failure>
+    /// Flushes local layers (a namespace bump this instance made is not heard back on the channel).
+    fn flush_local(&self) {
+        bump(&self.counters.invalidate_alls);
+        self.sink.invalidate_all();
+    }
+
+    fn lock_link(&self) -> MutexGuard<'_, Option<Link>> {
+        self.link
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Drops the link with this id (if it is still the current one) and starts making a new one.
+    fn discard_link(self: &Arc<Self>, id: u64) {
+        {
+            let mut link = self.lock_link();
+            if link.as_ref().is_some_and(|l| l.id == id) {
+                *link = None;
+            }
+        }
+        self.ensure_connecting();
+    }
+
+    fn ensure_connecting(self: &Arc<Self>) {
+        if self.lock_link().is_some() || self.link_connecting.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let inner = Arc::clone(self);
+        self.handle.spawn(async move { inner.connect_link().await });
+    }
+
+    /// Makes and validates a new data connection, retrying with backoff until one is made.
+    async fn connect_link(self: Arc<Self>) {
+        let mut delay = Duration::from_millis(10);
+        loop {
+            let id = self.next_link_id.fetch_add(1, Ordering::Relaxed);
+            let timeout = self.config.connect_timeout;
+            let opened =
+                tokio::time::timeout(timeout, self.commands.open_link(&self.client, id, timeout))
+                    .await;
+            match opened {
+                Ok(Ok((link, validation))) => {
+                    self.install_link(link, validation);
+                    return;
+                }
+                _ => {
+                    bump(&self.counters.errors);
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_millis(500));
+                }
+            }
+        }
+    }
+
+    /// Learns what a validation found: the namespace, and whether Redis bumped it because it was
+    /// not the incarnation recorded there.
+    fn learn(&self, validation: &Validation) {
+        self.namespace
+            .store(validation.namespace, Ordering::Release);
+        if validation.bumped {
+            bump(&self.counters.incarnation_bumps);
+            // This instance's own clear message is not delivered back to it.
+            self.flush_local();
+        }
+    }
+
+    fn install_link(self: &Arc<Self>, link: Link, validation: Validation) {
+        bump(&self.counters.links);
+        self.learn(&validation);
+        let other_server = {
+            let validated = self
+                .validated_server
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            *validated != link.server_id
+        };
+        *self.lock_link() = Some(link);
+        self.link_connecting.store(false, Ordering::Release);
+        self.link_ready.notify_waiters();
+        if other_server {
+            // The subscription may be on a server that no longer is the one data goes to: nothing
+            // local is trusted until it is made (and validated) anew.
+            self.apply(Event::SubscriptionLost);
+            self.resubscribe.notify_one();
+        }
+    }
+
+    /// The current link, waiting for one to be made if there is none (callers bound the wait).
+    async fn wait_link(self: &Arc<Self>) -> Link {
+        loop {
+            let ready = self.link_ready.notified();
+            tokio::pin!(ready);
+            ready.as_mut().enable();
+            if let Some(link) = self.lock_link().clone() {
+                return link;
+            }
+            self.ensure_connecting();
+            ready.await;
+        }
+    }
+
+    /// Runs `command` on the current link, until `deadline`. A link that fails is replaced and the
+    /// command sent once more on the new one; a link that did not answer in time is replaced.
+    async fn run<T, F, Fut>(self: &Arc<Self>, deadline: Instant, command: F) -> Result<T, Failure>
     where
-        F: Future<Output = ::redis::RedisResult<T>>,
+        F: Fn(Link) -> Fut,
+        Fut: Future<Output = ::redis::RedisResult<T>>,
     {
-        match tokio::time::timeout(self.config.op_timeout, self.at_most_twice(command)).await {
+        let used = AtomicU64::new(0);
+        let attempts = async {
+            let mut last = None;
+            for _ in 0..2 {
+                let link = self.wait_link().await;
+                used.store(link.id, Ordering::Relaxed);
+                let id = link.id;
+                match command(link).await {
+                    Ok(value) => return Ok(value),
+                    Err(error) if is_link_error(&error) => {
+                        self.discard_link(id);
+                        self.check_connection.notify_one();
+                        last = Some(error);
+                    }
+                    Err(error) => return Err(error),
+                }
+            }
+            Err(last
+                .unwrap_or_else(|| ::redis::RedisError::from((::redis::ErrorKind::Io, "no link"))))
+        };
+        match tokio::time::timeout_at(deadline.into(), attempts).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) if is_wrong_type(&error) => Err(Failure::WrongType),
-            Ok(Err(error)) => {
+            Ok(Err(_)) => {
                 bump(&self.counters.errors);
-                if is_connection_error(&error) {
-                    self.check_connection.notify_one();
-                }
                 Err(Failure::Error)
             }
             Err(_) => {
                 bump(&self.counters.timeouts);
-                // A silent connection looks like this: have the subscriber check its own.
+                // A silent connection looks like this: replace it, and have the subscriber prove
+                // its own.
+                let id = used.load(Ordering::Relaxed);
+                if id != 0 {
+                    self.discard_link(id);
+                }
                 self.check_connection.notify_one();
                 Err(Failure::Timeout)
             }
         }
     }
 
-    async fn get(&self, key_hash: String) -> Lookup {
-        let lookup = match self.timed(|| self.commands.get(&key_hash)).await {
-            Ok(Some(mut stored)) => match value::decode(&self.keys, &key_hash, &stored) {
-                Ok(_) => {
-                    stored.drain(..value::HEADER_LEN);
-                    Lookup::Hit(stored)
+    fn op_deadline(&self) -> Instant {
+        Instant::now() + self.config.op_timeout
+    }
+
+    async fn get(self: &Arc<Self>, key_hash: String) -> Lookup {
+        let answer = self
+            .run(self.op_deadline(), |link| {
+                let inner = Arc::clone(self);
+                let key_hash = key_hash.clone();
+                async move { inner.commands.get(&link, &key_hash).await }
+            })
+            .await;
+        let lookup = match answer {
+            Ok((namespace, Some(mut stored))) => {
+                self.namespace.fetch_max(namespace, Ordering::AcqRel);
+                match value::decode(&self.keys, &key_hash, namespace, &stored) {
+                    Ok(_) => {
+                        stored.drain(..value::HEADER_LEN);
+                        Lookup::Hit(stored)
+                    }
+                    Err(_) => Lookup::Corrupt,
                 }
-                Err(_) => Lookup::Corrupt,
-            },
-            Ok(None) => Lookup::Miss,
+            }
+            Ok((namespace, None)) => {
+                self.namespace.fetch_max(namespace, Ordering::AcqRel);
+                Lookup::Miss
+            }
             Err(Failure::WrongType) => Lookup::Corrupt,
             Err(Failure::Error | Failure::Timeout) => Lookup::Unavailable,
         };
@@ -308,48 +432,211 @@ impl Inner {
         lookup
     }
 
-    async fn set(&self, key_hash: String, stored: Vec<u8>, px_ms: u64) -> SetOutcome {
+    async fn set(self: &Arc<Self>, key_hash: String, payload: Vec<u8>, px_ms: u64) -> SetOutcome {
+        let deadline = self.op_deadline();
         let message = key_message(&self.origin, &key_hash);
-        match self
-            .timed(|| self.commands.set(&key_hash, &stored, px_ms, &message))
-            .await
-        {
-            Ok(()) => {
+        let payload = Arc::new(payload);
+        let answer = self
+            .run(deadline, |link| {
+                let inner = Arc::clone(self);
+                let (key_hash, message, payload) =
+                    (key_hash.clone(), message.clone(), Arc::clone(&payload));
+                async move {
+                    // Redis' clock when this call gives up, as late as it may be: later, the set
+                    // must not take effect.
+                    let latest = link.clock.latest_at(deadline).floor() as u64;
+                    let mut reply = SetReply::TooLate;
+                    // Bound to the newest namespace known; told of a newer one, once more.
+                    for _ in 0..2 {
+                        let namespace = inner.namespace.load(Ordering::Acquire);
+                        let stored = value::encode(&inner.keys, &key_hash, namespace, &payload);
+                        reply = inner
+                            .commands
+                            .set(
+                                &link, &key_hash, &stored, px_ms, &message, namespace, latest,
+                            )
+                            .await?;
+                        match reply {
+                            SetReply::OtherNamespace { namespace } => {
+                                inner.namespace.fetch_max(namespace, Ordering::AcqRel);
+                            }
+                            _ => break,
+                        }
+                    }
+                    Ok(reply)
+                }
+            })
+            .await;
+        match answer {
+            Ok(SetReply::Stored { .. }) => {
                 bump(&self.counters.sets);
                 SetOutcome::Stored
             }
-            Err(_) => SetOutcome::Unavailable,
+            Ok(SetReply::TooLate) => {
+                bump(&self.counters.late_writes);
+                self.repair(key_hash);
+                SetOutcome::Unavailable
+            }
+            Ok(SetReply::OtherNamespace { .. }) | Err(_) => {
+                self.repair(key_hash);
+                SetOutcome::Unavailable
+            }
+        }
+    }
+
+    async fn try_delete(self: &Arc<Self>, key_hash: &str, deadline: Instant) -> bool {
+        let message = key_message(&self.origin, key_hash);
+        let answer = self
+            .run(deadline, |link| {
+                let inner = Arc::clone(self);
+                let (key_hash, message) = (key_hash.to_string(), message.clone());
+                async move { inner.commands.delete(&link, &key_hash, &message).await }
+            })
+            .await;
+        match answer {
+            Ok(namespace) => {
+                self.namespace.fetch_max(namespace, Ordering::AcqRel);
+                true
+            }
+            Err(_) => false,
         }
     }
 
     async fn delete(self: &Arc<Self>, key_hash: String) -> WriteOutcome {
-        let message = key_message(&self.origin, &key_hash);
-        match self
-            .timed(|| self.commands.delete(&key_hash, &message))
-            .await
-        {
-            Ok(()) => {
-                bump(&self.counters.deletes);
+        if self.try_delete(&key_hash, self.op_deadline()).await {
+            bump(&self.counters.deletes);
+            WriteOutcome::Done
+        } else {
+            self.repair(key_hash);
+            WriteOutcome::Unavailable
+        }
+    }
+
+    /// After a set or delete of `key_hash` failed (it may land later, or never; other instances may
+    /// hold an older value): delete the key again, published, on a fresh link if need be. A late
+    /// delete is harmless. If that fails too, the write is lost: the namespace is bumped before
+    /// local layers are trusted again.
+    fn repair(self: &Arc<Self>, key_hash: String) {
+        let inner = Arc::clone(self);
+        self.handle.spawn(async move {
+            for attempt in 0..REPAIR_ATTEMPTS {
+                if attempt > 0 {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                if inner.try_delete(&key_hash, inner.op_deadline()).await {
+                    bump(&inner.counters.repairs);
+                    return;
+                }
+            }
+            inner.apply(Event::WriteLost);
+        });
+    }
+
+    async fn clear(self: &Arc<Self>) -> WriteOutcome {
+        match self.bump_namespace(self.op_deadline()).await {
+            true => {
+                bump(&self.counters.clears);
                 WriteOutcome::Done
             }
-            Err(_) => {
+            false => {
                 self.apply(Event::WriteLost);
                 WriteOutcome::Unavailable
             }
         }
     }
 
-    async fn clear(self: &Arc<Self>) -> WriteOutcome {
-        match self.timed(|| self.commands.clear(&self.clear_prefix)).await {
-            Ok(_) => {
-                bump(&self.counters.clears);
-                WriteOutcome::Done
+    async fn bump_namespace(self: &Arc<Self>, deadline: Instant) -> bool {
+        let answer = self
+            .run(deadline, |link| {
+                let inner = Arc::clone(self);
+                async move { inner.commands.clear(&link).await }
+            })
+            .await;
+        match answer {
+            Ok(namespace) => {
+                self.namespace.fetch_max(namespace, Ordering::AcqRel);
+                true
             }
-            Err(_) => {
-                self.apply(Event::WriteLost);
-                WriteOutcome::Unavailable
+            Err(_) => false,
+        }
+    }
+
+    /// Bumps the namespace until the policy has no bump to ask for: retried with backoff while it
+    /// fails, left to the next subscription if the channel is lost meanwhile.
+    fn start_bump(self: &Arc<Self>, ticket: u64) {
+        let inner = Arc::clone(self);
+        self.handle.spawn(async move {
+            let mut ticket = ticket;
+            let mut delay = Duration::from_millis(10);
+            loop {
+                let done = inner
+                    .bump_namespace(Instant::now() + inner.config.connect_timeout)
+                    .await;
+                let event = if done {
+                    Event::BumpSucceeded { ticket }
+                } else {
+                    Event::BumpFailed { ticket }
+                };
+                if let Some(next) = inner.step(event).bump {
+                    ticket = next;
+                    continue;
+                }
+                if done {
+                    return;
+                }
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(1));
+                match inner.step(Event::Tick).bump {
+                    Some(next) => ticket = next,
+                    None => return,
+                }
+            }
+        });
+    }
+
+    /// Validates the server on the data link (see [`client`]) for a new subscription: returns its
+    /// incarnation, recorded as the one the subscription belongs to.
+    pub(crate) async fn validate_for_subscription(self: &Arc<Self>) -> Option<String> {
+        let deadline = Instant::now() + self.config.connect_timeout;
+        let answer = self
+            .run(deadline, |link| {
+                let inner = Arc::clone(self);
+                async move { inner.commands.validate(&mut link.conn.clone()).await }
+            })
+            .await
+            .ok()?;
+        self.learn(&answer);
+        *self
+            .validated_server
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = answer.server_id.clone();
+        Some(answer.server_id)
+    }
+
+    /// Checks an idle link now and then (a hung one is replaced) and measures Redis' clock again.
+    async fn keep_link(self: Arc<Self>) {
+        loop {
+            tokio::time::sleep(LINK_CHECK_INTERVAL).await;
+            let Some(link) = self.lock_link().clone() else {
+                continue;
+            };
+            let check =
+                tokio::time::timeout(self.config.heartbeat, self.commands.remeasure(&link)).await;
+            match check {
+                Ok(Ok(clock)) => {
+                    let mut current = self.lock_link();
+                    if let Some(current) = current.as_mut().filter(|l| l.id == link.id) {
+                        current.clock = clock;
+                    }
+                }
+                _ => self.discard_link(link.id),
             }
         }
+    }
+
+    /// A clear message from another instance names the namespace it made.
+    pub(crate) fn heard_namespace(&self, namespace: u64) {
+        self.namespace.fetch_max(namespace, Ordering::AcqRel);
     }
 }
 
@@ -375,21 +662,7 @@ struct SubscriberGuard(Arc<Inner>);
 impl Drop for SubscriberGuard {
     fn drop(&mut self) {
         self.0.trustworthy.store(false, Ordering::Release);
-    }
-}
-
-/// Reads a tier's invalidation sequence; see [`RedisTier::seq_watch`].
-#[derive(Clone)]
-pub struct SeqWatch(Arc<Inner>);
-
-impl SeqWatch {
-    pub fn get(&self) -> u64 {
-        self.0.seq.load(Ordering::Acquire)
-    }
-
-    /// Whether local entries may be served, as [`RedisTier::local_trustworthy`].
-    pub fn trustworthy(&self) -> bool {
-        self.0.trustworthy()
+        self.0.lease.revoke();
     }
 }
 
@@ -449,10 +722,12 @@ impl RedisTier {
             let guard = guard;
             invalidation::supervise(Arc::clone(&guard.0), subscription).await;
         });
+        handle.spawn(Arc::clone(&inner).keep_link());
         Ok(Self { inner, runtime })
     }
 
-    /// On the tier's runtime: subscribe, identify the server, open the data connection.
+    /// On the tier's runtime: subscribe, then open and validate the data connection (in this order:
+    /// every message published after the validation is heard).
     async fn establish(
         config: RedisTierConfig,
         client: ::redis::Client,
@@ -462,36 +737,65 @@ impl RedisTier {
     ) -> Result<(Arc<Inner>, Subscription), String> {
         let keys = KeyScheme::new(&config.key_prefix, &config.secret);
         let channel = keys.channel();
-        let (subscription, server_id) =
-            invalidation::subscribe_and_identify(&client, &channel, &config).await?;
-        let names = Names {
+        let timeout = config.connect_timeout;
+        let subscription =
+            tokio::time::timeout(timeout, invalidation::subscribe(&client, &channel))
+                .await
+                .map_err(|_| format!("subscribing: no answer within {timeout:?}"))?
+                .map_err(|e| config.scrub(&e.to_string()))?;
+        let origin = new_origin();
+        let commands = Commands::new(Names {
             prefix: keys.prefix().to_string(),
             namespace_key: keys.namespace_key(),
+            incarnation_key: keys.incarnation_key(),
             channel: channel.clone(),
-        };
-        let timeout = config.connect_timeout;
-        let commands = tokio::time::timeout(timeout, Commands::open(&client, &config, names))
-            .await
-            .map_err(|_| format!("opening the data connection: no answer within {timeout:?}"))?
-            .map_err(|e| config.scrub(&e.to_string()))?;
-        let origin = new_origin();
-        let inner = Arc::new(Inner {
             clear_prefix: clear_message_prefix(&origin),
+        });
+        let (link, validation) = tokio::time::timeout(
+            timeout,
+            commands.open_link(&client, 1, timeout),
+        )
+        .await
+        .map_err(|_| format!("opening the data connection: no answer within {timeout:?}"))?
+        .map_err(|e| {
+            let text = config.scrub(&e.to_string());
+            if text.contains("unknown command")
+                || text.contains("Unexpected") && text.contains("#!lua")
+            {
+                format!("{text} (Redis 7 or later is needed: the tier's scripts use script flags)")
+            } else {
+                text
+            }
+        })?;
+        let inner = Arc::new(Inner {
             origin,
             config,
             keys,
             client,
             channel,
             commands,
-            policy: Mutex::new(OutagePolicy::connected(&server_id)),
+            policy: Mutex::new(OutagePolicy::connected(&validation.server_id)),
             trustworthy: AtomicBool::new(true),
-            seq: AtomicU64::new(0),
+            lease: Lease::default(),
+            namespace: AtomicU64::new(validation.namespace),
+            validated_server: Mutex::new(validation.server_id.clone()),
+            link: Mutex::new(None),
+            link_ready: Notify::new(),
+            link_connecting: AtomicBool::new(false),
+            next_link_id: AtomicU64::new(2),
             sink,
             counters: Counters::default(),
             check_connection: Notify::new(),
+            resubscribe: Notify::new(),
             clock,
             handle,
         });
+        // Not `install_link`: a bump this validation made needs no flush, nothing local is held yet.
+        bump(&inner.counters.links);
+        if validation.bumped {
+            bump(&inner.counters.incarnation_bumps);
+        }
+        *inner.lock_link() = Some(link);
         Ok((inner, subscription))
     }
 
@@ -529,26 +833,20 @@ impl RedisTier {
         &self.inner.keys
     }
 
-    /// Whether local entries may be served: false while the invalidation channel is down or a
-    /// namespace bump is owed. One atomic load.
+    /// Whether local entries may be served now: the lease is current (see [`lease`]). One atomic
+    /// load and a clock read.
     pub fn local_trustworthy(&self) -> bool {
-        self.inner.trustworthy()
+        self.inner.lease.valid()
+    }
+
+    /// The lease local layers check (an ArrayBuffer over [`Lease::cell`] for JS).
+    pub fn lease(&self) -> &Lease {
+        &self.inner.lease
     }
 
     /// Where the outage policy stands.
     pub fn phase(&self) -> Phase {
         self.inner.lock_policy().phase()
-    }
-
-    /// Advances before every call to the sink (see "Filling a local layer from a `get`").
-    pub fn invalidation_seq(&self) -> u64 {
-        self.inner.seq.load(Ordering::Acquire)
-    }
-
-    /// A handle that reads [`invalidation_seq`](Self::invalidation_seq) without keeping the tier (and
-    /// its runtime) alive, for a task that fills a local layer after its `get` answered.
-    pub fn seq_watch(&self) -> SeqWatch {
-        SeqWatch(Arc::clone(&self.inner))
     }
 
     /// The payload stored for `token`. Not sent to Redis while the tier is not trustworthy.
@@ -571,8 +869,8 @@ impl RedisTier {
         let inner = Arc::clone(&self.inner);
         match ttl::px_until(deadline_ms, self.inner.clock.now_ms()) {
             Some(px_ms) => {
-                let stored = value::encode(&self.inner.keys, &key_hash, payload);
-                self.spawn(async move { inner.set(key_hash, stored, px_ms).await })
+                let payload = payload.to_vec();
+                self.spawn(async move { inner.set(key_hash, payload, px_ms).await })
             }
             None => self.spawn(async move {
                 inner.delete(key_hash).await;
@@ -588,7 +886,7 @@ impl RedisTier {
         self.spawn(async move { inner.delete(key_hash).await })
     }
 
-    /// Makes every stored value unreachable at once (`INCR` of the namespace; old values die by their
+    /// Makes every stored value unreachable at once (a namespace bump; old values die by their
     /// TTL) and tells the other instances.
     pub fn clear(&self) -> Op<WriteOutcome> {
         let inner = Arc::clone(&self.inner);

@@ -42,6 +42,15 @@ pub struct RedisStats {
     pub invalidate_alls: u64,
     /// Messages on the channel that could not be read (each treated as a clear).
     pub malformed_messages: u64,
+    /// Sets refused because they reached Redis after their caller's timeout (delayed on the network).
+    pub late_writes: u64,
+    /// Keys deleted again after a set or delete of theirs failed, so no instance keeps an older value.
+    pub repairs: u64,
+    /// Data connections opened (the first, and every replacement after an error, timeout or READONLY).
+    pub links: u64,
+    /// Namespace bumps made because Redis was not the server incarnation recorded in it (restarted,
+    /// perhaps from an old snapshot, or failed over), or the namespace had vanished.
+    pub incarnation_bumps: u64,
 }
 
 #[derive(Default)]
@@ -59,6 +68,10 @@ pub(crate) struct Counters {
     pub invalidations: AtomicU64,
     pub invalidate_alls: AtomicU64,
     pub malformed_messages: AtomicU64,
+    pub late_writes: AtomicU64,
+    pub repairs: AtomicU64,
+    pub links: AtomicU64,
+    pub incarnation_bumps: AtomicU64,
 }
 
 pub(crate) fn bump(counter: &AtomicU64) {
@@ -88,6 +101,10 @@ impl Counters {
             invalidations: load(&self.invalidations),
             invalidate_alls: load(&self.invalidate_alls),
             malformed_messages: load(&self.malformed_messages),
+            late_writes: load(&self.late_writes),
+            repairs: load(&self.repairs),
+            links: load(&self.links),
+            incarnation_bumps: load(&self.incarnation_bumps),
         }
     }
 }

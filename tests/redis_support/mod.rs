@@ -3,6 +3,8 @@
 //! crate's `block_on`, which owes nothing to tokio (the tier's futures are executor-agnostic).
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
