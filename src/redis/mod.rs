@@ -262,11 +262,27 @@ impl Inner {
     }
 
     fn ensure_connecting(self: &Arc<Self>) {
-        if self.lock_link().is_some() || self.link_connecting.swap(true, Ordering::AcqRel) {
+        if self.lock_link().is_some() {
+            return;
+        }
+        self.start_connecting();
+    }
+
+    fn start_connecting(self: &Arc<Self>) {
+        if self.link_connecting.swap(true, Ordering::AcqRel) {
             return;
         }
         let inner = Arc::clone(self);
         self.handle.spawn(async move { inner.connect_link().await });
+    }
+
+    /// The link with this id did not answer in time: it may be hung, or only slow. It stays in use
+    /// (a slow link still carries a repair sooner than a new one could be made through the same
+    /// slow network) while a replacement is made, which takes over once validated.
+    fn suspect_link(self: &Arc<Self>, id: u64) {
+        if self.lock_link().as_ref().is_some_and(|l| l.id == id) {
+            self.start_connecting();
+        }
     }
 
     /// Makes and validates a new data connection, retrying with backoff until one is made.
@@ -379,7 +395,7 @@ impl Inner {
                 // its own.
                 let id = used.load(Ordering::Relaxed);
                 if id != 0 {
-                    self.discard_link(id);
+                    self.suspect_link(id);
                 }
                 self.check_connection.notify_one();
                 Err(Failure::Timeout)

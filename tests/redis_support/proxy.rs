@@ -22,6 +22,8 @@ struct Conn {
     client: TcpStream,
     upstream: TcpStream,
     pubsub: AtomicBool,
+    /// Forward the chunk held now, then reset the connection before reading anything more.
+    cut_after_held: AtomicBool,
     hung: Mutex<bool>,
     released: Condvar,
 }
@@ -83,6 +85,7 @@ impl FaultProxy {
                         client,
                         upstream,
                         pubsub: AtomicBool::new(false),
+                        cut_after_held: AtomicBool::new(false),
                         hung: Mutex::new(false),
                         released: Condvar::new(),
                     });
@@ -125,6 +128,15 @@ impl FaultProxy {
     /// Forwards what was held, and everything after.
     pub fn release(&self, kind: Kind) {
         self.each(kind, |c| c.set_hung(false));
+    }
+
+    /// Forwards the one chunk each held connection of this kind has read (the first request sent
+    /// after the hang), then resets it: whatever was sent after that never arrives.
+    pub fn pass_held_then_cut(&self, kind: Kind) {
+        self.each(kind, |c| {
+            c.cut_after_held.store(true, Ordering::Release);
+            c.set_hung(false);
+        });
     }
 
     /// Resets the open connections of this kind.
@@ -191,6 +203,12 @@ fn pump(conn: &Conn, to_server: bool, delay_us: &AtomicU64) {
         }
         if to.write_all(&buffer[..n]).is_err() {
             break;
+        }
+        if conn.cut_after_held.load(Ordering::Acquire) {
+            thread::sleep(Duration::from_millis(20));
+            let _ = conn.client.shutdown(Shutdown::Both);
+            let _ = conn.upstream.shutdown(Shutdown::Both);
+            return;
         }
     }
     // Whatever was held has been forwarded: pass the close on.

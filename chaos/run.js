@@ -1,0 +1,259 @@
+'use strict'
+
+// npm run chaos -- [--minutes N | --seconds N] [--processes P] [--faults a,b,...] [--json] [--seed S]
+//
+// The fault-injecting checker of the Redis tier's guarantee (see chaos/checker.js for the rules):
+// P processes, each with its own fault proxy to one real redis-server, run random get/set/delete/
+// clear on shared tokens while this process injects one fault at a time, heals it, and moves on.
+// Every operation is recorded with its start and end; at the end the whole history is checked.
+// Exits 1 on any violation. Only loopback is used.
+
+const { fork } = require('node:child_process')
+const path = require('node:path')
+const { TestRedis } = require('../__test__/helpers/redis-server')
+const { FaultProxy } = require('./proxy')
+const { check } = require('./checker')
+
+function arg(flag, fallback) {
+  const i = process.argv.indexOf(flag)
+  return i === -1 ? fallback : process.argv[i + 1]
+}
+const seconds = process.argv.includes('--minutes') ? Number(arg('--minutes')) * 60 : Number(arg('--seconds', '30'))
+const processes = Number(arg('--processes', '3'))
+const asJson = process.argv.includes('--json')
+const seed = Number(arg('--seed', String(Date.now() % 1_000_000)))
+const BOUND_MS = 100
+const PREFIX = 'chaos:'
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** A small deterministic PRNG (mulberry32). */
+function random(s) {
+  let a = s >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+const rand = random(seed)
+const between = (lo, hi) => lo + Math.floor(rand() * (hi - lo))
+
+function child(index) {
+  const proc = fork(path.join(__dirname, 'client.js'), [], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, CHAOS_PROCESS: String(index) },
+  })
+  let next = 0
+  const pending = new Map()
+  proc.on('message', ({ id, result, error }) => {
+    const { resolve, reject } = pending.get(id)
+    pending.delete(id)
+    if (error !== undefined) reject(new Error(error))
+    else resolve(result)
+  })
+  proc.on('exit', (code, signal) => {
+    for (const { reject } of pending.values()) reject(new Error(`process ${index} exited (${code ?? signal})`))
+    pending.clear()
+  })
+  return {
+    index,
+    pid: proc.pid,
+    call(op, args) {
+      const id = ++next
+      return new Promise((resolve, reject) => {
+        pending.set(id, { resolve, reject })
+        proc.send({ id, op, args })
+      })
+    },
+    kill() {
+      proc.kill('SIGKILL')
+    },
+  }
+}
+
+/**
+ * The faults, one at a time. Each takes the run's context, injects, waits, heals, and returns what
+ * it did. `p` picks a process.
+ */
+const FAULTS = {
+  'hang-pubsub': async (ctx, p) => {
+    const n = ctx.proxies[p].hang('pubsub')
+    await sleep(between(100, 1500))
+    ctx.proxies[p].release('pubsub')
+    return `p${p}: ${n} invalidation connection(s) held`
+  },
+  'hang-data': async (ctx, p) => {
+    const n = ctx.proxies[p].hang('data')
+    await sleep(between(50, 800))
+    ctx.proxies[p].release('data')
+    return `p${p}: ${n} data connection(s) held`
+  },
+  'cut-pubsub': async (ctx, p) => `p${p}: ${ctx.proxies[p].cut('pubsub')} invalidation connection(s) reset`,
+  'cut-data': async (ctx, p) => `p${p}: ${ctx.proxies[p].cut('data')} data connection(s) reset`,
+  delay: async (ctx, p) => {
+    const ms = between(5, 60)
+    ctx.proxies[p].delay(ms)
+    await sleep(between(300, 1500))
+    ctx.proxies[p].delay(0)
+    return `p${p}: ${ms} ms each way`
+  },
+  pause: async (ctx, p) => {
+    const pause = { p: String(p), start: Date.now(), end: Infinity }
+    ctx.pauses.push(pause)
+    process.kill(ctx.children[p].pid, 'SIGSTOP')
+    await sleep(between(50, 600))
+    process.kill(ctx.children[p].pid, 'SIGCONT')
+    pause.end = Date.now() + 5
+    return `p${p}: SIGSTOP ${Math.round(pause.end - pause.start)} ms`
+  },
+  stall: async (ctx) => {
+    const s = between(100, 500) / 1000
+    await new Promise((resolve) => {
+      const { spawn } = require('node:child_process')
+      spawn('redis-cli', ['-p', String(ctx.redis.port), 'DEBUG', 'SLEEP', String(s)], { stdio: 'ignore' }).on('exit', resolve)
+    })
+    return `DEBUG SLEEP ${s}`
+  },
+  'restart-old-data': async (ctx) => {
+    // The snapshot was taken a while ago (see snapshots below): deletes and sets since are lost.
+    await ctx.redis.kill()
+    await sleep(between(0, 300))
+    await ctx.redis.restart()
+    ctx.redis.cli('CONFIG', 'SET', 'enable-debug-command', 'yes')
+    return `killed, restarted from a snapshot ${Math.round((Date.now() - ctx.lastSnapshot) / 1000)} s old`
+  },
+  'delete-tier-keys': async (ctx) => {
+    const which = rand() < 0.5 ? `${PREFIX}ns` : `${PREFIX}srv`
+    ctx.redis.cli('DEL', which)
+    return `DEL ${which}`
+  },
+  'allkeys-lru': async (ctx) => {
+    const used = Number(/used_memory:(\d+)/.exec(ctx.redis.cli('INFO', 'memory'))?.[1] ?? 2e6)
+    ctx.redis.cli('CONFIG', 'SET', 'maxmemory-policy', rand() < 0.5 ? 'allkeys-lru' : 'allkeys-random')
+    ctx.redis.cli('CONFIG', 'SET', 'maxmemory', String(used + 200_000))
+    // Other data of a shared Redis pushes ours out.
+    const filler = 'f'.repeat(20_000)
+    for (let i = 0; i < 60; i++) ctx.redis.cli('SET', `other:${i}`, filler)
+    await sleep(between(200, 800))
+    ctx.redis.cli('CONFIG', 'SET', 'maxmemory', '0')
+    ctx.redis.cli('CONFIG', 'SET', 'maxmemory-policy', 'noeviction')
+    const left = Number(/keys=(\d+)/.exec(ctx.redis.cli('INFO', 'keyspace'))?.[1] ?? 0)
+    return `allkeys eviction under ${Math.round(used / 1e3)} kB + 200 kB (${left} keys left)`
+  },
+  'oom-noeviction': async (ctx) => {
+    const used = Number(/used_memory:(\d+)/.exec(ctx.redis.cli('INFO', 'memory'))?.[1] ?? 2e6)
+    ctx.redis.cli('CONFIG', 'SET', 'maxmemory-policy', 'noeviction')
+    ctx.redis.cli('CONFIG', 'SET', 'maxmemory', String(Math.max(1, used - 100_000)))
+    await sleep(between(200, 1000))
+    ctx.redis.cli('CONFIG', 'SET', 'maxmemory', '0')
+    return `maxmemory ${Math.round(used / 1e3)} kB - 100 kB, noeviction`
+  },
+}
+
+async function main() {
+  const faultKinds = arg('--faults', Object.keys(FAULTS).join(',')).split(',')
+  for (const kind of faultKinds) if (!(kind in FAULTS)) throw new Error(`unknown fault '${kind}' (known: ${Object.keys(FAULTS).join(', ')})`)
+  const redis = await TestRedis.start(['--enable-debug-command', 'yes'])
+  const proxies = await Promise.all(Array.from({ length: processes }, () => FaultProxy.start(redis.port)))
+  const children = proxies.map((_, i) => child(i))
+  const ctx = { redis, proxies, children, pauses: [], lastSnapshot: Date.now() }
+  const tokens = Array.from({ length: 12 }, (_, i) => `chaos-token-${i}-${seed}`)
+  const faultsDone = []
+  try {
+    await Promise.all(
+      children.map((c, i) =>
+        c.call('init', {
+          options: {
+            name: 'chaos',
+            nearCacheSize: 1000,
+            redis: { url: `redis://127.0.0.1:${proxies[i].port}`, secret: 'chaos-secret', keyPrefix: PREFIX },
+          },
+        }),
+      ),
+    )
+    const durationMs = seconds * 1000
+    const running = Promise.all(
+      children.map((c, i) =>
+        c.call('run', {
+          durationMs,
+          loops: 4,
+          tokens,
+          seed: seed + i * 104729,
+          mix: { get: 0.72, set: 0.14, delete: 0.133, clear: 0.007 },
+          pauseMs: 2,
+        }),
+      ),
+    )
+    const until = Date.now() + durationMs - 1000
+    let order = []
+    let snapshotDue = Date.now() + 1000
+    await sleep(1000)
+    while (Date.now() < until) {
+      if (Date.now() >= snapshotDue) {
+        redis.cli('SAVE')
+        ctx.lastSnapshot = Date.now()
+        snapshotDue = Date.now() + between(1000, 4000)
+      }
+      if (order.length === 0) order = faultKinds.slice().sort(() => rand() - 0.5)
+      const kind = order.pop()
+      const p = between(0, processes)
+      const start = Date.now()
+      const what = await FAULTS[kind](ctx, p)
+      faultsDone.push({ kind, start, end: Date.now(), what })
+      if (!asJson) console.log(`${new Date().toISOString().slice(11, 23)} ${kind}: ${what}`)
+      await sleep(between(200, 700))
+    }
+    await running
+    const history = []
+    for (const c of children) {
+      for (;;) {
+        const batch = await c.call('take', { max: 20_000 })
+        if (batch.length === 0) break
+        for (const op of batch) history.push(op)
+      }
+    }
+    const stats = await Promise.all(children.map((c) => c.call('stats')))
+    const { violations, longest, slowCalls } = check(history, { boundMs: BOUND_MS, pauses: ctx.pauses })
+    const byRule = {}
+    for (const v of violations) byRule[v.rule] = (byRule[v.rule] ?? 0) + 1
+    const ops = {}
+    for (const op of history) ops[op.op] = (ops[op.op] ?? 0) + 1
+    const served = history.filter((op) => op.op === 'get' && op.value !== null).length
+    const faults = {}
+    for (const f of faultsDone) faults[f.kind] = (faults[f.kind] ?? 0) + 1
+    const report = {
+      seed,
+      seconds,
+      processes,
+      operations: history.length,
+      ops,
+      getsServed: served,
+      faults,
+      violations: byRule,
+      examples: violations.slice(0, 10).map((v) => `${v.rule}: p${v.op.p} ${v.op.op} ${v.op.token ?? ''} → ${v.detail}`),
+      longestCallMs: Math.round(longest.ms * 10) / 10,
+      slowCalls,
+      redis: stats.map((s) => s.redis && { lateWrites: s.redis.lateWrites, repairs: s.redis.repairs, lostWrites: s.redis.lostWrites, links: s.redis.links, incarnationBumps: s.redis.incarnationBumps, outages: s.redis.outages }),
+    }
+    if (asJson) console.log(JSON.stringify(report))
+    else {
+      console.log(`\n${report.operations} operations (${Object.entries(ops).map(([k, v]) => `${k} ${v}`).join(', ')}; ${served} gets served a session) in ${seconds} s by ${processes} processes, seed ${seed}`)
+      console.log(`faults: ${Object.entries(faults).map(([k, v]) => `${k} ${v}`).join(', ')}`)
+      console.log(`longest call (outside pauses): ${report.longestCallMs} ms; calls >= 50 ms: ${slowCalls}`)
+      console.log(`violations: ${violations.length === 0 ? 0 : JSON.stringify(byRule)}`)
+      for (const line of report.examples) console.log(`  ${line}`)
+    }
+    process.exitCode = violations.length === 0 ? 0 : 1
+  } finally {
+    for (const c of children) c.kill()
+    for (const proxy of proxies) await proxy.close().catch(() => {})
+    await redis.stop()
+  }
+}
+
+main().catch((error) => {
+  console.error(error)
+  process.exit(2)
+})
