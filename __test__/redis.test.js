@@ -6,6 +6,7 @@
 const { fork } = require('node:child_process')
 const path = require('node:path')
 const { TestRedis } = require('./helpers/redis-server')
+const { FaultProxy } = require('../chaos/proxy')
 const { NativeSessionCacheStrategy } = require('..')
 const { liveRedisTierCount } = require('../binding.js')
 const f = require('./fixtures')
@@ -300,6 +301,57 @@ describe('in this process', () => {
     expect(error.message).toMatch(/cannot connect to Redis at redis:\/\/.*127\.0\.0\.1:1/)
     expect(error.message).not.toContain('hunter2-secret')
     cache.destroy()
+  })
+
+  test('strategy.options never shows the Redis password', async () => {
+    const cache = new NativeSessionCacheStrategy({ name: f.storeName('redacted'), redis: { url: 'redis://:hunter2-secret@127.0.0.1:1/2', secret: SECRET } })
+    expect(cache.options.redis.url).toBe('redis://:***@127.0.0.1:1/2')
+    expect(JSON.stringify(cache.options)).not.toContain('hunter2')
+    cache.destroy()
+  })
+
+  test('destroy() with Redis calls in flight settles every Promise (a miss) and lets the process exit', async () => {
+    // In a process of its own, since the point is that it exits. Its Redis answers nothing (every
+    // connection held by a fault proxy here), so 20 gets and 5 sets are in flight at destroy().
+    const proxy = await FaultProxy.start(redis.port)
+    const script = `
+      const { NativeSessionCacheStrategy } = require(${JSON.stringify(path.join(__dirname, '..'))})
+      const session = (token) => ({ token, id: 1, cacheExpiry: Date.now() / 1000 + 300, expires: new Date(Date.now() + 3.6e6) })
+      ;(async () => {
+        const cache = new NativeSessionCacheStrategy({ name: 'in-flight', redis: { url: 'redis://127.0.0.1:${proxy.port}', secret: 's', timeoutMs: 49 } })
+        await cache.init()
+        process.send('ready')
+        await new Promise((resolve) => process.once('message', resolve))
+        const calls = [
+          ...Array.from({ length: 20 }, (_, i) => cache.get('missing-' + i)),
+          ...Array.from({ length: 5 }, (_, i) => cache.set(session('t' + i))),
+        ]
+        cache.destroy()
+        const started = Date.now()
+        const results = await Promise.all(calls)
+        process.send({ settled: results.length, gets: results.slice(0, 20).filter((r) => r === undefined).length, ms: Date.now() - started })
+        process.disconnect()
+      })()
+    `
+    try {
+      const child = require('node:child_process').spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+      const messages = []
+      child.on('message', (message) => {
+        messages.push(message)
+        if (message === 'ready') {
+          proxy.hang('any')
+          child.send('go')
+        }
+      })
+      const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
+      const outcome = await Promise.race([exited, sleep(10_000).then(() => 'still running after 10 s')])
+      if (typeof outcome === 'string') child.kill('SIGKILL')
+      expect(outcome).toEqual({ code: 0, signal: null })
+      expect(messages[1]).toEqual({ settled: 25, gets: 20, ms: expect.any(Number) })
+      expect(messages[1].ms).toBeLessThan(1000)
+    } finally {
+      await proxy.close()
+    }
   })
 
   test('a wrong password rejects init() with a clear error that does not show it', async () => {

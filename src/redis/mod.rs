@@ -739,6 +739,18 @@ impl RedisTier {
             invalidation::supervise(Arc::clone(&guard.0), subscription).await;
         });
         handle.spawn(Arc::clone(&inner).keep_link());
+        // Ready once local layers may serve: the first proof of liveness (a ping's round trip).
+        // (Awaited through a JoinHandle: the caller may not be on a tokio runtime.)
+        let proven = Arc::clone(&inner);
+        let first_proof = handle.spawn(async move {
+            let wait = async {
+                while !proven.lease.valid() {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            };
+            let _ = tokio::time::timeout(proven.config.connect_timeout, wait).await;
+        });
+        let _ = first_proof.await;
         Ok(Self { inner, runtime })
     }
 
