@@ -70,8 +70,10 @@ function redisOptions(redis) {
   const merged = { ...REDIS_DEFAULTS, ...stripUndefined(redis) }
   const { url, keyPrefix, secret, timeoutMs } = merged
   // The URL may hold a password: never shown in these messages.
-  if (typeof url !== 'string' || !/^rediss?:\/\/./.test(url)) {
-    fail(`redis.url must be a string such as 'redis://[:password@]host[:port][/db]' or 'rediss://...', got ${typeof url === 'string' ? 'another string' : typeof url}`)
+  if (typeof url !== 'string' || !/^(rediss?|redis\+sentinel):\/\/./.test(url)) {
+    fail(
+      `redis.url must be a string such as 'redis://[:password@]host[:port][/db]', 'rediss://...' (TLS) or 'redis+sentinel://[:password@]host:26379[,host:26379...]/<master name>[/db]', got ${typeof url === 'string' ? 'another string' : typeof url}`,
+    )
   }
   if (typeof keyPrefix !== 'string') fail(`redis.keyPrefix must be a string, got ${typeof keyPrefix}`)
   if (secret !== undefined && (typeof secret !== 'string' || secret.length === 0)) {
@@ -113,14 +115,8 @@ function stripUndefined(object) {
 
 /** A URL with its password (if any) shown as `***`. */
 function redactUrl(url) {
-  try {
-    const parsed = new URL(url)
-    if (parsed.password === '') return url
-    parsed.password = '***'
-    return parsed.toString()
-  } catch {
-    return '(a URL that cannot be parsed)'
-  }
+  // Not `new URL()`: a Sentinel URL lists several hosts, which WHATWG URLs cannot hold.
+  return url.replace(/^([a-z+]+:\/\/)([^:@/]*):([^@/]*)@/i, '$1$2:***@')
 }
 
 /** The options as they may be shown: the Redis URL without its password. */

@@ -2,6 +2,7 @@
 //! a password: it never appears in an error, a `Debug` output or a log line built from them.
 
 use super::keys::DEFAULT_KEY_PREFIX;
+use super::target::{parse_sentinel_url, redact_sentinel_url, Target, SENTINEL_SCHEME};
 use std::time::Duration;
 
 /// Vendure gives every session-cache call 50 ms (`withTimeout`) before it treats it as a miss.
@@ -51,7 +52,27 @@ impl RedisTierConfig {
     }
 
     /// Checks everything that can be checked without connecting.
-    pub(crate) fn validate(&self) -> Result<::redis::Client, RedisTierError> {
+    pub(crate) fn validate(&self) -> Result<Target, RedisTierError> {
+        self.validate_common()?;
+        if self.url.starts_with(SENTINEL_SCHEME) {
+            let url = parse_sentinel_url(&self.url).map_err(|reason| {
+                RedisTierError::InvalidConfig(format!(
+                    "the Sentinel URL {} is not valid: {reason}; expected redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/<master name>[/<db>]",
+                    self.redacted_url()
+                ))
+            })?;
+            return Target::sentinel(url).map_err(|error| {
+                RedisTierError::InvalidConfig(format!(
+                    "the Sentinel URL {} is not valid: {}",
+                    self.redacted_url(),
+                    self.scrub(&error.to_string())
+                ))
+            });
+        }
+        self.validate_direct().map(Target::Direct)
+    }
+
+    fn validate_common(&self) -> Result<(), RedisTierError> {
         let invalid = |message: String| Err(RedisTierError::InvalidConfig(message));
         if self.secret.is_empty() {
             return invalid("`secret` must not be empty: it keys the hash of every token".into());
@@ -66,6 +87,11 @@ impl RedisTierConfig {
         if self.connect_timeout.is_zero() || self.heartbeat.is_zero() {
             return invalid("`connect_timeout` and `heartbeat` must be above 0".into());
         }
+        Ok(())
+    }
+
+    fn validate_direct(&self) -> Result<::redis::Client, RedisTierError> {
+        let invalid = |message: String| Err(RedisTierError::InvalidConfig(message));
         let parsed = match url::Url::parse(&self.url) {
             Ok(parsed) => parsed,
             Err(error) => {
@@ -79,7 +105,7 @@ impl RedisTierConfig {
             "redis" | "rediss" => {}
             other => {
                 return invalid(format!(
-                    "the Redis URL {} has the scheme '{other}'; use redis:// or rediss:// (TLS)",
+                    "the Redis URL {} has the scheme '{other}'; use redis://, rediss:// (TLS) or redis+sentinel://",
                     self.redacted_url()
                 ))
             }
@@ -101,14 +127,19 @@ impl RedisTierConfig {
 
     /// `text` with any occurrence of the URL's password replaced by `***`.
     pub(crate) fn scrub(&self, text: &str) -> String {
-        let Ok(parsed) = url::Url::parse(&self.url) else {
+        let password = match parse_sentinel_url(&self.url) {
+            Ok(sentinel) => sentinel
+                .userinfo
+                .and_then(|info| info.split_once(':').map(|(_, p)| p.to_string())),
+            Err(_) => url::Url::parse(&self.url)
+                .ok()
+                .and_then(|parsed| parsed.password().map(str::to_string)),
+        };
+        let Some(password) = password.filter(|p| !p.is_empty()) else {
             return text.to_string();
         };
-        let Some(password) = parsed.password().filter(|p| !p.is_empty()) else {
-            return text.to_string();
-        };
-        let mut out = text.replace(password, "***");
-        if let Ok(decoded) = percent_decode(password) {
+        let mut out = text.replace(&password, "***");
+        if let Ok(decoded) = percent_decode(&password) {
             if !decoded.is_empty() {
                 out = out.replace(&decoded, "***");
             }
@@ -150,6 +181,9 @@ fn percent_decode(text: &str) -> Result<String, ()> {
 
 /// `url` with its password replaced by `***`; an unparsable URL is not shown at all.
 pub fn redact_url(url: &str) -> String {
+    if let Some(redacted) = redact_sentinel_url(url) {
+        return redacted;
+    }
     match url::Url::parse(url) {
         Ok(mut parsed) => {
             if parsed.password().is_some() && parsed.set_password(Some("***")).is_err() {
@@ -268,6 +302,21 @@ mod tests {
         ] {
             assert!(RedisTierConfig::new(url, "s").validate().is_ok(), "{url}");
         }
+    }
+
+    #[test]
+    fn sentinel_urls_are_accepted_and_shown_without_the_password() {
+        let config = RedisTierConfig::new("redis+sentinel://:hunter2@s1,s2:26380/shop/1", "s");
+        assert!(config.validate().is_ok());
+        assert_eq!(
+            config.redacted_url(),
+            "redis+sentinel://:***@s1,s2:26380/shop/1"
+        );
+        let message = invalid(RedisTierConfig::new("redis+sentinel://:hunter2@s1", "s"));
+        assert!(
+            message.contains("names no master") && !message.contains("hunter2"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -165,7 +165,11 @@ pub(crate) async fn supervise(inner: Arc<Inner>, first: Subscription) {
 /// after the validation is heard).
 async fn resubscribe(inner: &Arc<Inner>) -> Option<(Subscription, String)> {
     let timeout = inner.config.connect_timeout;
-    let subscription = tokio::time::timeout(timeout, subscribe(&inner.client, &inner.channel))
+    let subscribing = async {
+        let client = inner.client().await?;
+        subscribe(&client, &inner.channel).await
+    };
+    let subscription = tokio::time::timeout(timeout, subscribing)
         .await
         .ok()?
         .ok()?;

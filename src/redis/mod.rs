@@ -65,6 +65,7 @@ pub mod lease;
 pub mod outage;
 pub mod runtime;
 pub mod stats;
+pub mod target;
 pub mod ttl;
 pub mod value;
 
@@ -163,7 +164,7 @@ const REPAIR_ATTEMPTS: u32 = 4;
 pub(crate) struct Inner {
     pub(crate) config: RedisTierConfig,
     keys: KeyScheme,
-    pub(crate) client: ::redis::Client,
+    target: target::Target,
     pub(crate) channel: String,
     commands: Commands,
     /// This instance's id in messages.
@@ -192,6 +193,11 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
+    /// A client for the server to use now (see [`target`]).
+    pub(crate) async fn client(&self) -> ::redis::RedisResult<::redis::Client> {
+        self.target.client(self.config.connect_timeout).await
+    }
+
     fn trustworthy(&self) -> bool {
         self.trustworthy.load(Ordering::Acquire)
     }
@@ -291,9 +297,11 @@ impl Inner {
         loop {
             let id = self.next_link_id.fetch_add(1, Ordering::Relaxed);
             let timeout = self.config.connect_timeout;
-            let opened =
-                tokio::time::timeout(timeout, self.commands.open_link(&self.client, id, timeout))
-                    .await;
+            let opened = tokio::time::timeout(timeout, async {
+                let client = self.client().await?;
+                self.commands.open_link(&client, id, timeout).await
+            })
+            .await;
             match opened {
                 Ok(Ok((link, validation))) => {
                     self.install_link(link, validation);
@@ -716,7 +724,7 @@ impl RedisTier {
         sink: Arc<dyn InvalidationSink>,
         clock: Arc<dyn TimeSource>,
     ) -> Result<Self, RedisTierError> {
-        let client = config.validate()?;
+        let target = config.validate()?;
         let url = config.redacted_url();
         let failed = |reason: String| RedisTierError::Connect {
             url: url.clone(),
@@ -728,7 +736,7 @@ impl RedisTier {
             .handle()
             .cloned()
             .ok_or_else(|| failed("the Redis runtime is gone".into()))?;
-        let establish = Self::establish(config, client, sink, clock, handle.clone());
+        let establish = Self::establish(config, target, sink, clock, handle.clone());
         let (inner, subscription) = match handle.spawn(establish).await {
             Ok(result) => result.map_err(failed)?,
             Err(_) => return Err(failed("the connection task stopped".into())),
@@ -758,7 +766,7 @@ impl RedisTier {
     /// every message published after the validation is heard).
     async fn establish(
         config: RedisTierConfig,
-        client: ::redis::Client,
+        target: target::Target,
         sink: Arc<dyn InvalidationSink>,
         clock: Arc<dyn TimeSource>,
         handle: Handle,
@@ -766,6 +774,10 @@ impl RedisTier {
         let keys = KeyScheme::new(&config.key_prefix, &config.secret);
         let channel = keys.channel();
         let timeout = config.connect_timeout;
+        let client = tokio::time::timeout(timeout, target.client(timeout))
+            .await
+            .map_err(|_| format!("finding the master: no answer within {timeout:?}"))?
+            .map_err(|e| format!("finding the master: {}", config.scrub(&e.to_string())))?;
         let subscription =
             tokio::time::timeout(timeout, invalidation::subscribe(&client, &channel))
                 .await
@@ -799,7 +811,7 @@ impl RedisTier {
             origin,
             config,
             keys,
-            client,
+            target,
             channel,
             commands,
             policy: Mutex::new(OutagePolicy::connected(&validation.server_id)),

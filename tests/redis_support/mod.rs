@@ -22,7 +22,7 @@ pub use vendure_native_session_cache::shared_tier::block_on;
 /// test's server is about to (re)bind.
 static NEXT_PORT: AtomicU16 = AtomicU16::new(0);
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     if NEXT_PORT.load(Ordering::Relaxed) == 0 {
         let start = 20_000 + (std::process::id() % 500) as u16 * 20;
         let _ = NEXT_PORT.compare_exchange(0, start, Ordering::Relaxed, Ordering::Relaxed);
@@ -136,6 +136,11 @@ impl RedisServer {
         ];
         server.launch();
         server
+    }
+
+    /// The running server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
     }
 
     pub fn dir(&self) -> &Path {

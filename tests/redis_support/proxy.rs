@@ -140,11 +140,12 @@ impl FaultProxy {
     }
 
     /// Resets the open connections of this kind.
+    /// What was held is dropped, not forwarded.
     pub fn cut(&self, kind: Kind) {
         self.each(kind, |c| {
-            c.set_hung(false);
             let _ = c.client.shutdown(Shutdown::Both);
             let _ = c.upstream.shutdown(Shutdown::Both);
+            c.set_hung(false);
         });
     }
 
