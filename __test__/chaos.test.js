@@ -66,7 +66,20 @@ test('30 s of three processes under every fault kind: no violation', () => {
   expect(report.operations).toBeGreaterThan(10_000)
   expect(report.getsServed).toBeGreaterThan(1_000)
   expect(Object.keys(report.faults).sort()).toEqual(
-    ['allkeys-lru', 'cut-data', 'cut-pubsub', 'delay', 'delete-tier-keys', 'hang-data', 'hang-pubsub', 'oom-noeviction', 'pause', 'restart-old-data', 'stall'].sort(),
+    [
+      'allkeys-lru',
+      'cut-data',
+      'cut-pubsub',
+      'delay',
+      'delete-tier-keys',
+      'failover-stale-replica',
+      'hang-data',
+      'hang-pubsub',
+      'oom-noeviction',
+      'pause',
+      'restart-old-data',
+      'stall',
+    ].sort(),
   )
   expect(run.status).toBe(0)
 }, 150_000)

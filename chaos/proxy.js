@@ -19,8 +19,16 @@ class FaultProxy {
     return proxy
   }
 
+  #upstreamPort
+
   constructor(upstreamPort) {
-    this.#server = net.createServer((client) => this.#accept(client, upstreamPort))
+    this.#upstreamPort = upstreamPort
+    this.#server = net.createServer((client) => this.#accept(client, this.#upstreamPort))
+  }
+
+  /** New connections go to this port from now on (a failover behind the same address). */
+  setUpstream(port) {
+    this.#upstreamPort = port
   }
 
   get port() {

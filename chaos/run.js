@@ -116,12 +116,31 @@ const FAULTS = {
     })
     return `DEBUG SLEEP ${s}`
   },
+  'failover-stale-replica': async (ctx) => {
+    // The replica stops hearing the master for a while (writes since are lost to it), then it is
+    // promoted behind the same address: every process's connections are cut and new ones reach
+    // it; the old master becomes its replica (and so loses those writes too).
+    const { redis: master, replica, replicationLink } = ctx
+    replicationLink.hang('any')
+    await sleep(between(50, 500))
+    replica.cli('REPLICAOF', 'NO', 'ONE')
+    for (const proxy of ctx.proxies) {
+      proxy.setUpstream(replica.port)
+      proxy.cut('any')
+    }
+    replicationLink.cut('any')
+    replicationLink.setUpstream(replica.port)
+    master.cli('REPLICAOF', '127.0.0.1', String(ctx.replicationLink.port))
+    ;[ctx.redis, ctx.replica] = [replica, master]
+    return `replica :${replica.port} promoted after missing writes; old master :${master.port} now replicates from it`
+  },
   'restart-old-data': async (ctx) => {
     // The snapshot was taken a while ago (see snapshots below): deletes and sets since are lost.
     await ctx.redis.kill()
     await sleep(between(0, 300))
     await ctx.redis.restart()
-    ctx.redis.cli('CONFIG', 'SET', 'enable-debug-command', 'yes')
+    // Started with --replicaof if it was the replica once (see failover-stale-replica): a master now.
+    ctx.redis.cli('REPLICAOF', 'NO', 'ONE')
     return `killed, restarted from a snapshot ${Math.round((Date.now() - ctx.lastSnapshot) / 1000)} s old`
   },
   'delete-tier-keys': async (ctx) => {
@@ -156,9 +175,12 @@ async function main() {
   const faultKinds = arg('--faults', Object.keys(FAULTS).join(',')).split(',')
   for (const kind of faultKinds) if (!(kind in FAULTS)) throw new Error(`unknown fault '${kind}' (known: ${Object.keys(FAULTS).join(', ')})`)
   const redis = await TestRedis.start(['--enable-debug-command', 'yes'])
+  // A replica, replicating through a proxy that can hold its link (see failover-stale-replica).
+  const replicationLink = await FaultProxy.start(redis.port)
+  const replica = await TestRedis.start(['--enable-debug-command', 'yes', '--replicaof', '127.0.0.1', String(replicationLink.port)])
   const proxies = await Promise.all(Array.from({ length: processes }, () => FaultProxy.start(redis.port)))
   const children = proxies.map((_, i) => child(i))
-  const ctx = { redis, proxies, children, pauses: [], lastSnapshot: Date.now() }
+  const ctx = { redis, replica, replicationLink, proxies, children, pauses: [], lastSnapshot: Date.now() }
   const tokens = Array.from({ length: 12 }, (_, i) => `chaos-token-${i}-${seed}`)
   const faultsDone = []
   try {
@@ -192,7 +214,7 @@ async function main() {
     await sleep(1000)
     while (Date.now() < until) {
       if (Date.now() >= snapshotDue) {
-        redis.cli('SAVE')
+        ctx.redis.cli('SAVE')
         ctx.lastSnapshot = Date.now()
         snapshotDue = Date.now() + between(1000, 4000)
       }
@@ -248,8 +270,9 @@ async function main() {
     process.exitCode = violations.length === 0 ? 0 : 1
   } finally {
     for (const c of children) c.kill()
-    for (const proxy of proxies) await proxy.close().catch(() => {})
-    await redis.stop()
+    for (const proxy of [...proxies, replicationLink]) await proxy.close().catch(() => {})
+    await ctx.redis.stop()
+    await ctx.replica.stop()
   }
 }
 
