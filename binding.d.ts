@@ -67,7 +67,8 @@ export declare class NativeStore {
   redisLease(): ArrayBuffer | null
   /**
    * Whether the tier trusts local layers now (false while the invalidation channel is down or a
-   * namespace bump is owed); true without a tier.
+   * namespace bump is owed); true without a tier. A lease lapsing for a moment under load is
+   * not an outage and does not change this.
    */
   redisTrustworthy(): boolean
   /** The Redis tier's counters, or null without a tier. */
@@ -122,7 +123,10 @@ export interface RedisTierStats {
   repairs: number
   links: number
   incarnationBumps: number
-  /** Whether local entries may be served now (the lease is current: see src/redis/lease.rs). */
+  /**
+   * Whether the invalidation channel is up and nothing is owed (local hits also need a current
+   * lease: see src/redis/lease.rs).
+   */
   trustworthy: boolean
 }
 

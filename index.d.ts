@@ -116,7 +116,7 @@ export interface NativeSessionCacheRedisStats {
   links: number
   /** Namespace bumps made because Redis was not the incarnation recorded in it (restarted, failed over). */
   incarnationBumps: number
-  /** Whether local entries may be served now: a proof of liveness is under 60 ms old. */
+  /** Whether the invalidation channel is up and nothing is owed (local hits also need a proof of liveness under 60 ms old). */
   trustworthy: boolean
 }
 

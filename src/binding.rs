@@ -100,7 +100,8 @@ pub struct RedisTierStats {
     pub repairs: f64,
     pub links: f64,
     pub incarnation_bumps: f64,
-    /// Whether local entries may be served now (the lease is current: see src/redis/lease.rs).
+    /// Whether the invalidation channel is up and nothing is owed (local hits also need a current
+    /// lease: see src/redis/lease.rs).
     pub trustworthy: bool,
 }
 
@@ -558,12 +559,11 @@ impl NativeStore {
     }
 
     /// Whether the tier trusts local layers now (false while the invalidation channel is down or a
-    /// namespace bump is owed); true without a tier.
+    /// namespace bump is owed); true without a tier. A lease lapsing for a moment under load is
+    /// not an outage and does not change this.
     #[napi(catch_unwind)]
     pub fn redis_trustworthy(&self) -> bool {
-        self.tier
-            .get()
-            .is_none_or(|shared| shared.tier.local_trustworthy())
+        self.tier.get().is_none_or(|shared| shared.tier.trusted())
     }
 
     /// The Redis tier's counters, or null without a tier.
@@ -572,7 +572,7 @@ impl NativeStore {
         let shared = self.tier.get()?;
         Some(RedisTierStats::new(
             shared.tier.stats(),
-            shared.tier.local_trustworthy(),
+            shared.tier.trusted(),
         ))
     }
 }

@@ -147,10 +147,11 @@ pub(crate) struct RedisClock {
 }
 
 impl RedisClock {
-    /// Redis' time at `at`, as late as it may be.
-    pub fn latest_at(&self, at: Instant) -> f64 {
+    /// Redis' time at `at`, as early as it may be. A deadline set to this is safe: a command that
+    /// runs after `at` sees a Redis time at least this late, and is refused.
+    pub fn earliest_at(&self, at: Instant) -> f64 {
         let elapsed = at.saturating_duration_since(self.taken).as_secs_f64() * 1000.0;
-        self.redis_ms + elapsed + self.uncertainty_ms
+        self.redis_ms + elapsed - self.uncertainty_ms
     }
 }
 

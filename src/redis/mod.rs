@@ -466,9 +466,9 @@ impl Inner {
                 let (key_hash, message, payload) =
                     (key_hash.clone(), message.clone(), Arc::clone(&payload));
                 async move {
-                    // Redis' clock when this call gives up, as late as it may be: later, the set
+                    // Redis' clock when this call gives up, as early as it may be: later, the set
                     // must not take effect.
-                    let latest = link.clock.latest_at(deadline).floor() as u64;
+                    let latest = link.clock.earliest_at(deadline).floor() as u64;
                     let mut reply = SetReply::TooLate;
                     // Bound to the newest namespace known; told of a newer one, once more.
                     for _ in 0..2 {
@@ -877,6 +877,12 @@ impl RedisTier {
     /// load and a clock read.
     pub fn local_trustworthy(&self) -> bool {
         self.inner.lease.valid()
+    }
+
+    /// Whether the invalidation channel is up and nothing is owed (the outage policy's view; a
+    /// lease that lapses for a moment under load does not change it).
+    pub fn trusted(&self) -> bool {
+        self.inner.trustworthy()
     }
 
     /// The lease local layers check (an ArrayBuffer over [`Lease::cell`] for JS).
