@@ -26,6 +26,7 @@ function random(seed) {
 let cache
 let history = []
 let seq = 0
+let stopped = false
 
 function session(token, value) {
   return {
@@ -55,7 +56,7 @@ async function record(op, token, value, call) {
 async function loop(id, { tokens, until, mix, seed, pauseMs }) {
   const rand = random(seed + id * 7919)
   const p = process.env.CHAOS_PROCESS
-  while (Date.now() < until) {
+  while (Date.now() < until && !stopped) {
     const token = tokens[Math.floor(rand() * tokens.length)]
     const roll = rand()
     if (roll < mix.get) await record('get', token, null, () => cache.get(token))
@@ -78,6 +79,11 @@ const handlers = {
     const until = Date.now() + durationMs
     await Promise.all(Array.from({ length: loops }, (_, id) => loop(id, { ...rest, until })))
     return history.length
+  },
+  /** Ends the loops early (the process is about to be replaced). */
+  stop() {
+    stopped = true
+    return true
   },
   /** Hands over what was recorded so far (in batches: IPC messages must stay small). */
   take({ max }) {

@@ -115,6 +115,29 @@ class FaultProxy {
     })
   }
 
+  /**
+   * A late packet: forwards the first chunk each held connection of this kind holds from its client
+   * (the first request sent after the hang), drops the rest, and resets the connection. Returns how
+   * many connections it did this to.
+   */
+  passFirstThenCut(kind) {
+    let n = 0
+    this.#each(kind, (conn) => {
+      if (!conn.hung) return
+      const first = conn.queues[0].shift()
+      if (first !== undefined && !conn.upstream.destroyed) conn.upstream.write(first.chunk)
+      conn.queues = [[], []]
+      // Let the chunk leave before the reset.
+      setTimeout(() => {
+        conn.client.resetAndDestroy()
+        conn.upstream.resetAndDestroy()
+      }, 5)
+      this.#conns.delete(conn)
+      n++
+    })
+    return n
+  }
+
   /** Resets the open connections of this kind. Returns how many were cut. */
   cut(kind) {
     let n = 0

@@ -1,6 +1,6 @@
 'use strict'
 
-// npm run chaos -- [--minutes N | --seconds N] [--processes P] [--faults a,b,...] [--json] [--seed S]
+// npm run chaos -- [--minutes N | --seconds N] [--processes P] [--faults a,b,...] [--json] [--seed S] [--think-ms T]
 //
 // The fault-injecting checker of the Redis tier's guarantee (see chaos/checker.js for the rules):
 // P processes, each with its own fault proxy to one real redis-server, run random get/set/delete/
@@ -22,6 +22,8 @@ const seconds = process.argv.includes('--minutes') ? Number(arg('--minutes')) * 
 const processes = Number(arg('--processes', '3'))
 const asJson = process.argv.includes('--json')
 const seed = Number(arg('--seed', String(Date.now() % 1_000_000)))
+/** Each loop waits up to this long between operations (ms): lower, more operations and memory. */
+const thinkMs = Number(arg('--think-ms', process.argv.includes('--minutes') ? '8' : '2'))
 const BOUND_MS = 100
 const PREFIX = 'chaos:'
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -45,6 +47,7 @@ function child(index) {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, CHAOS_PROCESS: String(index) },
   })
+  proc.on('error', () => {})
   let next = 0
   const pending = new Map()
   proc.on('message', ({ id, result, error }) => {
@@ -59,6 +62,7 @@ function child(index) {
   })
   return {
     index,
+    label: String(index),
     pid: proc.pid,
     call(op, args) {
       const id = ++next
@@ -100,13 +104,39 @@ const FAULTS = {
     return `p${p}: ${ms} ms each way`
   },
   pause: async (ctx, p) => {
-    const pause = { p: String(p), start: Date.now(), end: Infinity }
+    const pause = { p: ctx.children[p].label, start: Date.now(), end: Infinity }
     ctx.pauses.push(pause)
     process.kill(ctx.children[p].pid, 'SIGSTOP')
     await sleep(between(50, 600))
     process.kill(ctx.children[p].pid, 'SIGCONT')
     pause.end = Date.now() + 5
-    return `p${p}: SIGSTOP ${Math.round(pause.end - pause.start)} ms`
+    return `p${ctx.children[p].label}: SIGSTOP ${Math.round(pause.end - pause.start)} ms`
+  },
+  jitter: async (ctx, p) => {
+    // Small delays: answers arrive late but within the call's timeout, so reads stay in flight
+    // across other calls of the same process.
+    const ms = between(1, 9)
+    ctx.proxies[p].delay(ms)
+    await sleep(between(1000, 3000))
+    ctx.proxies[p].delay(0)
+    return `p${p}: ${ms} ms each way`
+  },
+  'late-packet': async (ctx, p) => {
+    // The data connection holds its bytes; then the first request held arrives late, and the
+    // connection dies with whatever was sent after it.
+    ctx.proxies[p].hang('data')
+    await sleep(between(30, 300))
+    return `p${p}: ${ctx.proxies[p].passFirstThenCut('data')} connection(s) delivered one late request, then reset`
+  },
+  'restart-everything-old-data': async (ctx) => {
+    // Every process stops; Redis restarts from an old snapshot; new processes start: nobody who
+    // saw the old server is left to notice it restarted.
+    await ctx.stopGeneration()
+    await ctx.redis.kill()
+    await ctx.redis.restart()
+    ctx.redis.cli('REPLICAOF', 'NO', 'ONE')
+    await ctx.startGeneration()
+    return `new processes ${ctx.children.map((c) => 'p' + c.label).join(', ')} on a Redis restarted from a snapshot ${Math.round((Date.now() - ctx.lastSnapshot) / 1000)} s old`
   },
   stall: async (ctx) => {
     const s = between(100, 500) / 1000
@@ -179,13 +209,19 @@ async function main() {
   const replicationLink = await FaultProxy.start(redis.port)
   const replica = await TestRedis.start(['--enable-debug-command', 'yes', '--replicaof', '127.0.0.1', String(replicationLink.port)])
   const proxies = await Promise.all(Array.from({ length: processes }, () => FaultProxy.start(redis.port)))
-  const children = proxies.map((_, i) => child(i))
-  const ctx = { redis, replica, replicationLink, proxies, children, pauses: [], lastSnapshot: Date.now() }
   const tokens = Array.from({ length: 12 }, (_, i) => `chaos-token-${i}-${seed}`)
-  const faultsDone = []
-  try {
+  const durationMs = seconds * 1000
+  const runUntil = Date.now() + durationMs + 2000
+  const history = []
+  const stats = []
+  const ctx = { redis, replica, replicationLink, proxies, children: [], running: null, generation: 0, pauses: [], lastSnapshot: Date.now() }
+  /** Starts one process per proxy; process 0 of each generation only reads (a server that writes nothing still must hear every delete). */
+  ctx.startGeneration = async () => {
+    const first = ctx.generation * processes
+    ctx.generation++
+    ctx.children = proxies.map((_, i) => child(first + i))
     await Promise.all(
-      children.map((c, i) =>
+      ctx.children.map((c, i) =>
         c.call('init', {
           options: {
             name: 'chaos',
@@ -195,19 +231,36 @@ async function main() {
         }),
       ),
     )
-    const durationMs = seconds * 1000
-    const running = Promise.all(
-      children.map((c, i) =>
+    ctx.running = Promise.all(
+      ctx.children.map((c, i) =>
         c.call('run', {
-          durationMs,
+          durationMs: runUntil - Date.now(),
           loops: 4,
           tokens,
-          seed: seed + i * 104729,
-          mix: { get: 0.72, set: 0.14, delete: 0.133, clear: 0.007 },
-          pauseMs: 2,
+          seed: seed + (first + i) * 104729,
+          mix: i === 0 ? { get: 1, set: 0, delete: 0, clear: 0 } : { get: 0.7, set: 0.15, delete: 0.14, clear: 0.01 },
+          pauseMs: thinkMs,
         }),
       ),
     )
+  }
+  /** Stops the processes' loops, takes their histories and stats, and kills them. */
+  ctx.stopGeneration = async () => {
+    await Promise.all(ctx.children.map((c) => c.call('stop')))
+    await ctx.running
+    for (const c of ctx.children) {
+      for (;;) {
+        const batch = await c.call('take', { max: 20_000 })
+        if (batch.length === 0) break
+        for (const op of batch) history.push(op)
+      }
+      stats.push(await c.call('stats'))
+      c.kill()
+    }
+  }
+  const faultsDone = []
+  try {
+    await ctx.startGeneration()
     const until = Date.now() + durationMs - 1000
     let order = []
     let snapshotDue = Date.now() + 1000
@@ -227,16 +280,7 @@ async function main() {
       if (!asJson) console.log(`${new Date().toISOString().slice(11, 23)} ${kind}: ${what}`)
       await sleep(between(200, 700))
     }
-    await running
-    const history = []
-    for (const c of children) {
-      for (;;) {
-        const batch = await c.call('take', { max: 20_000 })
-        if (batch.length === 0) break
-        for (const op of batch) history.push(op)
-      }
-    }
-    const stats = await Promise.all(children.map((c) => c.call('stats')))
+    await ctx.stopGeneration()
     const { violations, longest, slowCalls } = check(history, { boundMs: BOUND_MS, pauses: ctx.pauses })
     const byRule = {}
     for (const v of violations) byRule[v.rule] = (byRule[v.rule] ?? 0) + 1
@@ -269,7 +313,7 @@ async function main() {
     }
     process.exitCode = violations.length === 0 ? 0 : 1
   } finally {
-    for (const c of children) c.kill()
+    for (const c of ctx.children) c.kill()
     for (const proxy of [...proxies, replicationLink]) await proxy.close().catch(() => {})
     await ctx.redis.stop()
     await ctx.replica.stop()
