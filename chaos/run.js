@@ -1,6 +1,6 @@
 'use strict'
 
-// npm run chaos -- [--minutes N | --seconds N] [--processes P] [--faults a,b,...] [--json] [--seed S] [--think-ms T]
+// npm run chaos -- [--minutes N | --seconds N] [--processes P] [--faults a,b,...] [--json] [--seed S] [--think-ms T] [--strict-timing]
 //
 // The fault-injecting checker of the Redis tier's guarantee (see chaos/checker.js for the rules):
 // P processes, each with its own fault proxy to one real redis-server, run random get/set/delete/
@@ -22,6 +22,8 @@ const seconds = process.argv.includes('--minutes') ? Number(arg('--minutes')) * 
 const processes = Number(arg('--processes', '3'))
 const asJson = process.argv.includes('--json')
 const seed = Number(arg('--seed', String(Date.now() % 1_000_000)))
+/** Also fail on any call of 50 ms or more (by default they are reported: see checker.js, rule 4). */
+const strictTiming = process.argv.includes('--strict-timing')
 /** Each loop waits up to this long between operations (ms): lower, more operations and memory. */
 const thinkMs = Number(arg('--think-ms', process.argv.includes('--minutes') ? '8' : '2'))
 const BOUND_MS = 100
@@ -122,11 +124,13 @@ const FAULTS = {
     return `p${p}: ${ms} ms each way`
   },
   'late-packet': async (ctx, p) => {
-    // The data connection holds its bytes; then the first request held arrives late, and the
-    // connection dies with whatever was sent after it.
+    // The data connection holds its bytes; then the requests sent in the first 15 ms of the hold
+    // arrive late, long after their callers gave up, and the connection dies with whatever was
+    // sent after them (their repairs among it). A writing process: the reader sends no writes.
+    p = 1 + (p % (ctx.proxies.length - 1))
     ctx.proxies[p].hang('data')
-    await sleep(between(30, 300))
-    return `p${p}: ${ctx.proxies[p].passFirstThenCut('data')} connection(s) delivered one late request, then reset`
+    await sleep(between(60, 400))
+    return `p${p}: ${ctx.proxies[p].passEarlyThenCut('data', 15)} request(s) delivered late, then the connection reset`
   },
   'restart-everything-old-data': async (ctx) => {
     // Every process stops; Redis restarts from an old snapshot; new processes start: nobody who
@@ -238,7 +242,7 @@ async function main() {
           loops: 4,
           tokens,
           seed: seed + (first + i) * 104729,
-          mix: i === 0 ? { get: 1, set: 0, delete: 0, clear: 0 } : { get: 0.7, set: 0.15, delete: 0.14, clear: 0.01 },
+          mix: i === 0 ? { get: 1, set: 0, delete: 0, clear: 0 } : { get: 0.7, set: 0.15, delete: 0.1495, clear: 0.0005 },
           pauseMs: thinkMs,
         }),
       ),
@@ -281,7 +285,7 @@ async function main() {
       await sleep(between(200, 700))
     }
     await ctx.stopGeneration()
-    const { violations, longest, slowCalls } = check(history, { boundMs: BOUND_MS, pauses: ctx.pauses })
+    const { violations, longest, slowCalls, slow } = check(history, { boundMs: BOUND_MS, pauses: ctx.pauses })
     const byRule = {}
     for (const v of violations) byRule[v.rule] = (byRule[v.rule] ?? 0) + 1
     const ops = {}
@@ -301,17 +305,18 @@ async function main() {
       examples: violations.slice(0, 10).map((v) => `${v.rule}: p${v.op.p} ${v.op.op} ${v.op.token ?? ''} → ${v.detail}`),
       longestCallMs: Math.round(longest.ms * 10) / 10,
       slowCalls,
+      slowExamples: slow.map((v) => `p${v.op.p} ${v.op.op} ${v.op.token ?? ''}: ${v.detail}`),
       redis: stats.map((s) => s.redis && { lateWrites: s.redis.lateWrites, repairs: s.redis.repairs, lostWrites: s.redis.lostWrites, links: s.redis.links, incarnationBumps: s.redis.incarnationBumps, outages: s.redis.outages }),
     }
     if (asJson) console.log(JSON.stringify(report))
     else {
       console.log(`\n${report.operations} operations (${Object.entries(ops).map(([k, v]) => `${k} ${v}`).join(', ')}; ${served} gets served a session) in ${seconds} s by ${processes} processes, seed ${seed}`)
       console.log(`faults: ${Object.entries(faults).map(([k, v]) => `${k} ${v}`).join(', ')}`)
-      console.log(`longest call (outside pauses): ${report.longestCallMs} ms; calls >= 50 ms: ${slowCalls}`)
+      console.log(`longest call (outside pauses): ${report.longestCallMs} ms; calls >= 50 ms: ${slowCalls}${slowCalls > 0 ? ` (${report.slowExamples.slice(0, 3).join('; ')})` : ''}`)
       console.log(`violations: ${violations.length === 0 ? 0 : JSON.stringify(byRule)}`)
       for (const line of report.examples) console.log(`  ${line}`)
     }
-    process.exitCode = violations.length === 0 ? 0 : 1
+    process.exitCode = violations.length === 0 && (slowCalls === 0 || !strictTiming) ? 0 : 1
   } finally {
     for (const c of ctx.children) c.kill()
     for (const proxy of [...proxies, replicationLink]) await proxy.close().catch(() => {})

@@ -895,10 +895,14 @@ impl RedisTier {
         self.inner.lock_policy().phase()
     }
 
-    /// The payload stored for `token`. Not sent to Redis while the tier is not trustworthy.
+    /// The payload stored for `token`. Not sent to Redis while the tier is not trustworthy, nor
+    /// while the lease has lapsed: a read sent then (Redis stalled, say) could be answered before
+    /// writes other instances queued during the stall, which their callers gave up on long ago.
+    /// With the lease current, Redis answered a `PING` under 60 ms ago, after running what it had
+    /// received before it: a write another instance gave up on before that has been run or refused.
     pub fn get(&self, token: &str) -> Op<Lookup> {
         let key_hash = self.key_hash(token);
-        if !self.inner.trustworthy() {
+        if !self.inner.trustworthy() || !self.inner.lease.valid() {
             bump(&self.inner.counters.skipped);
             bump(&self.inner.counters.unavailable);
             return Op::ready(Lookup::Unavailable);
