@@ -11,17 +11,8 @@ const { NativeSessionCacheStrategy } = require('..')
 const now = () => performance.timeOrigin + performance.now()
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
-/** A small deterministic PRNG (mulberry32), so that a seed replays a run's choices. */
-function random(seed) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** The PRNG the benchmarks use (mulberry32): a seed replays a run's choices. */
+const { random } = require('../bench/population')
 
 let cache
 let history = []

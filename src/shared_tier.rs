@@ -52,6 +52,18 @@ impl InvalidationSink for StoreSink {
             store.clear();
         }
     }
+
+    fn write_started(&self, key_hash: &str) {
+        if let Some(store) = self.store.upgrade() {
+            store.begin_write(key_hash);
+        }
+    }
+
+    fn write_settled(&self, key_hash: &str) {
+        if let Some(store) = self.store.upgrade() {
+            store.end_write(key_hash);
+        }
+    }
 }
 
 /// A tier and what it was asked for, so a second strategy asking for another Redis is refused.

@@ -185,6 +185,9 @@ pub struct Store {
     time: Arc<dyn TimeSource>,
     /// Advanced by every write of a key hashing to the stripe (see [`FillTicket`]).
     fences: Box<[AtomicU64]>,
+    /// Writes of a key hashing to the stripe still on their way to a slower layer: its answers may
+    /// predate them, so no fill of the stripe is stored meanwhile.
+    pending: Box<[AtomicU64]>,
 }
 
 impl Store {
@@ -204,6 +207,7 @@ impl Store {
             counters: Counters::default(),
             time,
             fences: (0..FENCE_STRIPES).map(|_| AtomicU64::new(0)).collect(),
+            pending: (0..FENCE_STRIPES).map(|_| AtomicU64::new(0)).collect(),
         }
     }
 
@@ -286,6 +290,23 @@ impl Store {
         self.fences[self.stripe_of(key)].fetch_add(1, Ordering::AcqRel);
     }
 
+    /// A write of `key` to the slower layer starts: until [`end_write`](Self::end_write), no fill
+    /// of it is stored (the slower layer may still answer the older value).
+    pub fn begin_write(&self, key: &str) {
+        self.pending[self.stripe_of(key)].fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// That write has landed (or was given up on): fills whose read was sent before now stay
+    /// refused, later ones may be stored.
+    pub fn end_write(&self, key: &str) {
+        let stripe = self.stripe_of(key);
+        let _writer = self.lock_writer();
+        self.fences[stripe].fetch_add(1, Ordering::AcqRel);
+        // Saturating: an end without a begin (a tier outliving a reopened store) must not wrap.
+        let _ = self.pending[stripe]
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+    }
+
     /// Take this before sending the read whose answer may [`fill`](Self::fill) `key`.
     pub fn fill_ticket(&self, key: &str) -> FillTicket {
         let stripe = self.stripe_of(key);
@@ -305,6 +326,7 @@ impl Store {
         let now = self.time.now_ms();
         let mut writer = self.lock_writer();
         if self.fences[ticket.stripe].load(Ordering::Acquire) != ticket.fence
+            || self.pending[ticket.stripe].load(Ordering::Acquire) != 0
             || self.table.epoch() != ticket.epoch
             || self.stripe_of(key) != ticket.stripe
         {
@@ -625,6 +647,34 @@ mod tests {
                 assert_eq!(now.as_deref(), Some("newer"));
             }
         }
+    }
+
+    #[test]
+    fn no_fill_is_stored_while_this_process_still_writes_the_key_to_the_slower_layer() {
+        // Found by the checker: a delete here, its Redis delete still on its way, a read sent
+        // after the local delete got the older value from Redis and refilled it.
+        let (s, _) = store(10, 1 << 20, None);
+        put(&s, "a", "older");
+        s.delete("a");
+        s.begin_write("a");
+        let ticket = s.fill_ticket("a");
+        assert!(
+            !fill(&s, "a", "older", ticket),
+            "filled while the delete was in flight"
+        );
+        s.end_write("a");
+        assert!(
+            !fill(&s, "a", "older", ticket),
+            "a read sent before the write landed"
+        );
+        let ticket = s.fill_ticket("a");
+        assert!(
+            fill(&s, "a", "from redis", ticket),
+            "a read sent after it landed"
+        );
+        s.end_write("a"); // an unmatched end never wraps
+        let ticket = s.fill_ticket("a");
+        assert!(fill(&s, "a", "again", ticket));
     }
 
     #[test]

@@ -96,6 +96,13 @@ pub trait InvalidationSink: Send + Sync + 'static {
     fn invalidate(&self, key_hash: &str);
     /// Drop everything: another instance cleared, or invalidations may have been missed.
     fn invalidate_all(&self);
+    /// This instance starts writing (or deleting) the session with this key hash in Redis: until
+    /// [`write_settled`](Self::write_settled), Redis may still hold the older value, and a read of it
+    /// must not refill local layers. Called on the caller's thread.
+    fn write_started(&self, _key_hash: &str) {}
+    /// That write took effect, was repaired, or was given up on as lost (local layers are then
+    /// flushed and distrusted until a namespace bump). Once per `write_started`.
+    fn write_settled(&self, _key_hash: &str) {}
 }
 
 /// The answer of a `get`.
@@ -494,6 +501,7 @@ impl Inner {
         match answer {
             Ok(SetReply::Stored { .. }) => {
                 bump(&self.counters.sets);
+                self.sink.write_settled(&key_hash);
                 SetOutcome::Stored
             }
             Ok(SetReply::TooLate) => {
@@ -529,6 +537,7 @@ impl Inner {
     async fn delete(self: &Arc<Self>, key_hash: String) -> WriteOutcome {
         if self.try_delete(&key_hash, self.op_deadline()).await {
             bump(&self.counters.deletes);
+            self.sink.write_settled(&key_hash);
             WriteOutcome::Done
         } else {
             self.repair(key_hash);
@@ -549,10 +558,12 @@ impl Inner {
                 }
                 if inner.try_delete(&key_hash, inner.op_deadline()).await {
                     bump(&inner.counters.repairs);
+                    inner.sink.write_settled(&key_hash);
                     return;
                 }
             }
             inner.apply(Event::WriteLost);
+            inner.sink.write_settled(&key_hash);
         });
     }
 
@@ -916,6 +927,7 @@ impl RedisTier {
     /// deletes any older value, as `delete` does.
     pub fn set(&self, token: &str, payload: &[u8], deadline_ms: u64) -> Op<SetOutcome> {
         let key_hash = self.key_hash(token);
+        self.inner.sink.write_started(&key_hash);
         let inner = Arc::clone(&self.inner);
         match ttl::px_until(deadline_ms, self.inner.clock.now_ms()) {
             Some(px_ms) => {
@@ -932,6 +944,7 @@ impl RedisTier {
     /// Deletes `token`'s value and tells the other instances.
     pub fn delete(&self, token: &str) -> Op<WriteOutcome> {
         let key_hash = self.key_hash(token);
+        self.inner.sink.write_started(&key_hash);
         let inner = Arc::clone(&self.inner);
         self.spawn(async move { inner.delete(key_hash).await })
     }
