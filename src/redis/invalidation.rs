@@ -116,6 +116,21 @@ fn deliver(inner: &Inner, payload: &[u8]) -> bool {
     }
 }
 
+/// Handles what the stream yielded; false if the subscription is over (the stream ended, or the
+/// sink panicked).
+fn received(inner: &Inner, message: Option<::redis::Msg>) -> bool {
+    match message {
+        Some(message) => {
+            let delivered = deliver(inner, message.get_payload_bytes());
+            if !delivered {
+                bump(&inner.counters.errors);
+            }
+            delivered
+        }
+        None => false,
+    }
+}
+
 /// Reconnection delays: 50 ms doubling to 1 s.
 struct Backoff(Duration);
 
@@ -196,14 +211,8 @@ async fn listen(inner: &Inner, subscription: Subscription) {
             loop {
                 tokio::select! {
                     biased;
-                    message = stream.next() => match message {
-                        Some(message) => {
-                            if !deliver(inner, message.get_payload_bytes()) {
-                                bump(&inner.counters.errors);
-                                return;
-                            }
-                        }
-                        None => return,
+                    message = stream.next() => if !received(inner, message) {
+                        return;
                     },
                     answer = &mut ping => match answer {
                         Ok(Ok(_)) => break,
@@ -215,28 +224,16 @@ async fn listen(inner: &Inner, subscription: Subscription) {
         }
         // The connection queued every message that came before the answer ahead of it.
         while let Some(next) = stream.next().now_or_never() {
-            match next {
-                Some(message) => {
-                    if !deliver(inner, message.get_payload_bytes()) {
-                        bump(&inner.counters.errors);
-                        return;
-                    }
-                }
-                None => return,
+            if !received(inner, next) {
+                return;
             }
         }
         inner.renew_lease(sent);
         loop {
             tokio::select! {
                 biased;
-                message = stream.next() => match message {
-                    Some(message) => {
-                        if !deliver(inner, message.get_payload_bytes()) {
-                            bump(&inner.counters.errors);
-                            return;
-                        }
-                    }
-                    None => return,
+                message = stream.next() => if !received(inner, message) {
+                    return;
                 },
                 _ = inner.resubscribe.notified() => return,
                 _ = tokio::time::sleep_until(next_proof) => break,
