@@ -6,7 +6,7 @@
  * `activeOrderId` / `activeChannelId`), absent keys absent, extra JSON-representable properties kept.
  */
 
-import type { CachedSession, Injector, SessionCacheStrategy } from '@vendure/core'
+import type { CachedSession, Injector, SessionCacheStrategy, Type } from '@vendure/core'
 
 export type { CachedSession }
 
@@ -184,6 +184,18 @@ export declare class NativeSessionCacheStrategy implements SessionCacheStrategy 
   /** Makes every cached session unreachable at once; memory is freed in the background. */
   clear(): void | Promise<void>
   stats(): NativeSessionCacheStats
+}
+
+/**
+ * A Vendure plugin: `plugins: [NativeSessionCachePlugin.init(options)]` installs a
+ * NativeSessionCacheStrategy with these options as `authOptions.sessionCacheStrategy` in the server
+ * and in the worker; adds the Admin API query `sessionCacheStats` (needs `ReadSystem`; the figures of
+ * the process that answers); and, when `@opentelemetry/api` is installed and an SDK registered before
+ * Vendure starts, reports the figures as `vendure.session_cache.*` metrics.
+ */
+export declare class NativeSessionCachePlugin {
+  /** @throws TypeError naming an option that is wrong. */
+  static init(options?: NativeSessionCacheOptions): Type<NativeSessionCachePlugin>
 }
 
 export declare const DEFAULT_OPTIONS: Readonly<{

@@ -5,6 +5,7 @@ const { parseOptions, redactOptions } = require('./options.js')
 const { findInexactSession, encodeSession, decodeSession, TOO_LARGE } = require('./encoding.js')
 const log = require('./logger.js')
 const { NearCache } = require('./near-cache.js')
+const { peerProcessEvidence } = require('./deployment.js')
 
 /** Near-cache hits are counted here and added to the store's `hits` in batches of this many. */
 const HIT_FLUSH_BATCH = 1024
@@ -14,6 +15,31 @@ const EMPTY_STATS = Object.freeze({
 })
 /** Bytes charged per entry beyond token and JSON (src/store.rs, measured). */
 const ENTRY_OVERHEAD_BYTES = 200
+
+/** Whether this process already warned that it is one of several without the redis option. */
+let warnedAlonePerProcess = false
+
+/**
+ * Warns once per process when this process is evidently one of several (cluster, PM2) but caches
+ * alone: the others would accept a session logged out here until its cacheExpiry.
+ */
+function warnIfOneOfSeveral() {
+  if (warnedAlonePerProcess) return
+  let evidence
+  try {
+    evidence = peerProcessEvidence()
+  } catch {
+    return
+  }
+  if (evidence === undefined) return
+  warnedAlonePerProcess = true
+  log.warn(
+    `the session cache runs without the redis option, but ${evidence}: each process caches sessions on its own, ` +
+      'so a session logged out or revoked through one process is still accepted by the others until its cacheExpiry ' +
+      "(Vendure's authOptions.sessionCacheTTL, 300 s by default). Give every process the same redis option " +
+      '(README, "Several servers"), or run one process per cache.',
+  )
+}
 
 /**
  * The secret that keys token hashes in Redis, when the `redis` option gives none: Vendure's
@@ -120,7 +146,10 @@ class NativeSessionCacheStrategy {
           (ttlMs === undefined ? '' : `, ttl ${ttlMs} ms`) +
           (redis === undefined ? '' : `, shared through Redis (key prefix '${redis.keyPrefix}')`),
       )
-    if (redis === undefined) return ready()
+    if (redis === undefined) {
+      warnIfOneOfSeveral()
+      return ready()
+    }
     return this.#connectRedis(injector).then(ready)
   }
 

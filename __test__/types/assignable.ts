@@ -1,7 +1,7 @@
 // Compiled by `tsc --noEmit -p __test__/types` in `npm test`: fails if the public types drift from
 // what @vendure/core expects of a session cache strategy.
 import type { CachedSession as VendureCachedSession, SessionCacheStrategy, VendureConfig } from '@vendure/core'
-import { NativeSessionCacheStrategy, type CachedSession, type NativeSessionCacheStats } from '../..'
+import { NativeSessionCachePlugin, NativeSessionCacheStrategy, type CachedSession, type NativeSessionCacheStats } from '../..'
 
 
 const strategy: SessionCacheStrategy = new NativeSessionCacheStrategy({ maxEntries: 50_000, ttl: '1h' })
@@ -22,10 +22,15 @@ const redisHits: number | undefined = new NativeSessionCacheStrategy().stats().r
 const stats: NativeSessionCacheStats = new NativeSessionCacheStrategy().stats()
 const hits: number = stats.hits
 
+// The plugin line, as the README writes it.
+const withPlugin: Pick<VendureConfig, 'plugins'> = {
+  plugins: [NativeSessionCachePlugin.init({ maxEntries: 50_000, redis: { url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' } })],
+}
+
 // @ts-expect-error redis needs a url
 new NativeSessionCacheStrategy({ redis: { keyPrefix: 'x' } })
 
 // @ts-expect-error maxEntries is a number
 new NativeSessionCacheStrategy({ maxEntries: '10' })
 
-export { strategy, config, back, hits, shared, redisHits }
+export { strategy, config, back, hits, shared, redisHits, withPlugin }
