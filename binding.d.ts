@@ -75,6 +75,12 @@ export declare class NativeStore {
   redisStats(): RedisTierStats | null
 }
 
+/**
+ * Bytes charged per entry beyond its token and JSON (`maxBytes`, `maxEntryBytes`): the JS side's
+ * size check before a set uses this very figure.
+ */
+export declare const ENTRY_OVERHEAD_BYTES: number
+
 /** How many Redis tiers are alive in the process. */
 export declare function liveRedisTierCount(): number
 
@@ -98,34 +104,60 @@ export interface RedisOptions {
   timeoutMs: number
 }
 
-/** The Redis tier's counters (see src/redis/stats.rs). */
+/**
+ * The Redis tier's counters (see src/redis/stats.rs); shared by every strategy with the same name in
+ * the process. `index.d.ts` exports this type as `NativeSessionCacheRedisStats`.
+ */
 export interface RedisTierStats {
+  /** Lookups Redis answered with a session. */
   hits: number
+  /** Lookups Redis answered without one. */
   misses: number
+  /** Values of another format or version, damaged, or failing their MAC: counted misses. */
   corrupt: number
+  /** Lookups answered by a miss because Redis was down, slow, or not trusted (includes `skipped`). */
   unavailable: number
+  /** Lookups not sent because the invalidation channel was down. */
   skipped: number
+  /** Sessions written to Redis. */
   sets: number
+  /** Sessions deleted in Redis. */
   deletes: number
+  /** Clears sent to Redis. */
   clears: number
+  /** Redis calls that failed. */
   errors: number
+  /** Redis calls that took longer than `timeoutMs`. */
   timeouts: number
+  /** Writes that may not have reached Redis even after a repair; each is covered by a namespace bump. */
   lostWrites: number
+  /** Namespace bumps: clears, and recoveries from lost writes or a Redis that lost data. */
   namespaceBumps: number
+  /** Namespace bumps that failed (retried until one succeeds). */
   failedBumps: number
+  /** Times the invalidation channel went down (local hits stop until it is back). */
   outages: number
+  /** Invalidation channel reconnections. */
   reconnects: number
+  /** Redis restarts noticed (another run_id). */
   restarts: number
+  /** Invalidations heard from other instances. */
   invalidations: number
+  /** Local flushes: other instances' clears, and outages (when one starts and when it ends). */
   invalidateAlls: number
+  /** Invalidation messages that could not be read. */
   malformedMessages: number
+  /** Sets refused because they reached Redis after their call had given up (delayed on the network). */
   lateWrites: number
+  /** Keys deleted again (and published) after a set or delete of theirs failed or came too late. */
   repairs: number
+  /** Data connections opened: the first, and each replacement after an error, a timeout or READONLY. */
   links: number
+  /** Namespace bumps made because Redis was not the incarnation recorded in it (restarted, failed over). */
   incarnationBumps: number
   /**
-   * Whether the invalidation channel is up and nothing is owed (local hits also need a current
-   * lease: see src/redis/lease.rs).
+   * Whether the invalidation channel is up and nothing is owed (local hits also need a proof of
+   * liveness under 60 ms old: see src/redis/lease.rs).
    */
   trustworthy: boolean
 }
@@ -136,6 +168,12 @@ export declare const enum SetResult {
   AlreadyExpired = 1,
   TooLarge = 2,
 }
+
+/** The generation bits of a slot-table word, as the near cache reads it through an `Int32Array`. */
+export declare const SLOT_GENERATION_MASK: number
+
+/** The CLOCK reference bit of a slot-table word (the sign bit of an `Int32Array` element). */
+export declare const SLOT_REFERENCED_BIT: number
 
 /** Bounds of a store, as validated by the JS class. */
 export interface StoreOptions {
@@ -161,3 +199,6 @@ export interface StoreStats {
   entries: number
   bytes: number
 }
+
+/** Vendure's limit on every session-cache call (ms); `redis.timeoutMs` must stay under it. */
+export declare const VENDURE_CALL_LIMIT_MS: number

@@ -836,8 +836,12 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativeStore = nativeBinding.NativeStore
+module.exports.ENTRY_OVERHEAD_BYTES = nativeBinding.ENTRY_OVERHEAD_BYTES
 module.exports.liveRedisTierCount = nativeBinding.liveRedisTierCount
 module.exports.liveStoreCount = nativeBinding.liveStoreCount
 module.exports.monotonicNowMs = nativeBinding.monotonicNowMs
 module.exports.parseTtl = nativeBinding.parseTtl
 module.exports.SetResult = nativeBinding.SetResult
+module.exports.SLOT_GENERATION_MASK = nativeBinding.SLOT_GENERATION_MASK
+module.exports.SLOT_REFERENCED_BIT = nativeBinding.SLOT_REFERENCED_BIT
+module.exports.VENDURE_CALL_LIMIT_MS = nativeBinding.VENDURE_CALL_LIMIT_MS

@@ -7,6 +7,7 @@
  */
 
 import type { CachedSession, Injector, SessionCacheStrategy, Type } from '@vendure/core'
+import type { RedisTierStats } from './binding'
 
 export type { CachedSession }
 
@@ -80,45 +81,11 @@ export interface ResolvedNativeSessionCacheOptions {
     | undefined
 }
 
-/** The Redis tier's counters; shared by every strategy with the same name in the process. */
-export interface NativeSessionCacheRedisStats {
-  /** Lookups Redis answered with a session. */
-  hits: number
-  misses: number
-  /** Values of another format or version, damaged, or failing their MAC: counted misses. */
-  corrupt: number
-  /** Lookups answered by a miss because Redis was down, slow, or not trusted (includes `skipped`). */
-  unavailable: number
-  /** Lookups not sent because the invalidation channel was down. */
-  skipped: number
-  sets: number
-  deletes: number
-  clears: number
-  errors: number
-  timeouts: number
-  /** Writes that may not have reached Redis even after a repair; each is covered by a namespace bump. */
-  lostWrites: number
-  namespaceBumps: number
-  failedBumps: number
-  outages: number
-  reconnects: number
-  restarts: number
-  /** Invalidations heard from other instances. */
-  invalidations: number
-  /** Local flushes: other instances' clears, and outages (when one starts and when it ends). */
-  invalidateAlls: number
-  malformedMessages: number
-  /** Sets refused because they reached Redis after their call had given up (delayed on the network). */
-  lateWrites: number
-  /** Keys deleted again (and published) after a set or delete of theirs failed or came too late. */
-  repairs: number
-  /** Data connections opened: the first, and each replacement after an error, a timeout or READONLY. */
-  links: number
-  /** Namespace bumps made because Redis was not the incarnation recorded in it (restarted, failed over). */
-  incarnationBumps: number
-  /** Whether the invalidation channel is up and nothing is owed (local hits also need a proof of liveness under 60 ms old). */
-  trustworthy: boolean
-}
+/**
+ * The Redis tier's counters; shared by every strategy with the same name in the process. Generated
+ * from the Rust struct that fills it (binding.d.ts), so the two cannot drift apart.
+ */
+export type NativeSessionCacheRedisStats = RedisTierStats
 
 /**
  * Counters and sizes of a store; shared by every strategy with the same name in the process.

@@ -4,8 +4,8 @@
 // Rust or a JSON.parse, for as long as the store's slot table proves them current (see
 // src/generation.rs). A hit costs one Map lookup, two typed-array loads and a clock read.
 
-const GENERATION_MASK = 0x7fffffff
-const REFERENCED = 1 << 31 // the sign bit of an Int32Array element
+// The slot-table word's layout, from src/generation.rs itself.
+const { SLOT_GENERATION_MASK: GENERATION_MASK, SLOT_REFERENCED_BIT: REFERENCED } = require('./native.js').native()
 
 class NearEntry {
   constructor(session, index, generation, epoch, deadline) {

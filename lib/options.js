@@ -1,6 +1,6 @@
 'use strict'
 
-const { parseTtl } = require('../binding.js')
+const { parseTtl, VENDURE_CALL_LIMIT_MS } = require('./native.js').native()
 
 const DEFAULTS = Object.freeze({
   name: 'vendure-session-cache',
@@ -14,8 +14,6 @@ const DEFAULTS = Object.freeze({
 
 const REDIS_DEFAULTS = Object.freeze({ keyPrefix: 'vsc:', timeoutMs: 20 })
 const REDIS_KNOWN = new Set(['url', 'keyPrefix', 'secret', 'timeoutMs'])
-/** Vendure gives every session-cache call 50 ms before it treats it as a miss. */
-const VENDURE_CALL_LIMIT_MS = 50
 
 const KNOWN = new Set(Object.keys(DEFAULTS))
 // The slot table reserves 4 bytes of address space per possible entry (touched only when used).

@@ -1,6 +1,6 @@
 'use strict'
 
-const { NativeStore, SetResult, monotonicNowMs } = require('../binding.js')
+const { NativeStore, SetResult, monotonicNowMs, ENTRY_OVERHEAD_BYTES } = require('./native.js').native()
 const { parseOptions, redactOptions } = require('./options.js')
 const { findInexactSession, encodeSession, decodeSession, TOO_LARGE } = require('./encoding.js')
 const log = require('./logger.js')
@@ -13,8 +13,6 @@ const EMPTY_STATS = Object.freeze({
   hits: 0, misses: 0, sets: 0, deletes: 0, rejected: 0, evictions: 0, expirations: 0, clears: 0,
   replaced: 0, reclaimed: 0, dropped: 0, entries: 0, bytes: 0,
 })
-/** Bytes charged per entry beyond token and JSON (src/store.rs, measured). */
-const ENTRY_OVERHEAD_BYTES = 200
 
 /** Whether this process already warned that it is one of several without the redis option. */
 let warnedAlonePerProcess = false
@@ -111,7 +109,12 @@ class NativeSessionCacheStrategy {
     try {
       store = new NativeStore(name, { maxEntries, maxBytes, maxEntryBytes, ttlMs })
     } catch (error) {
-      throw new TypeError(`NativeSessionCacheStrategy: ${error.message}`)
+      // Jest runs many test files in one process; the store (native memory) outlives its module registry.
+      const hint =
+        process.env.JEST_WORKER_ID !== undefined && /already exists/.test(error.message)
+          ? ". Under Jest: a test file that ended without destroy() (@vendure/testing's server.destroy() in afterAll calls it) leaves its store to the next file in this worker; destroy it, or give each file's strategy its own name"
+          : ''
+      throw new TypeError(`NativeSessionCacheStrategy: ${error.message}${hint}`)
     }
     this.#hitMeta = new Float64Array(store.hitMeta())
     this.#near = nearCacheSize > 0 && this.#sharesMemoryWith(store) ? new NearCache(nearCacheSize, new Int32Array(store.slotTable())) : null

@@ -11,6 +11,9 @@ tarball="$(npm pack --silent --pack-destination "$work" | tail -n 1)"
 contents="$(tar -tzf "$work/$tarball")"
 grep -qx 'package/vendure-native-session-cache.linux-x64-gnu.node' <<<"$contents" \
   || { echo "the tarball holds no linux-x64 binary"; exit 1; }
+for doc in README.md SECURITY.md LICENSE DESIGN.md BENCHMARKS.md; do
+  grep -qx "package/$doc" <<<"$contents" || { echo "the tarball lacks $doc"; exit 1; }
+done
 
 mkdir "$work/app" && cd "$work/app"
 npm init -y >/dev/null

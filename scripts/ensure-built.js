@@ -8,7 +8,8 @@ const fs = require('node:fs')
 const path = require('node:path')
 
 const root = path.resolve(__dirname, '..')
-const binary = path.join(root, 'vendure-native-session-cache.linux-x64-gnu.node')
+const { currentPlatformKey } = require('../lib/native.js')
+const binary = path.join(root, `vendure-native-session-cache.${currentPlatformKey()}.node`)
 
 function newestSourceMtime() {
   const sources = ['Cargo.toml', 'Cargo.lock', 'build.rs']

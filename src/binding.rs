@@ -74,34 +74,58 @@ pub struct RedisOptions {
     pub timeout_ms: u32,
 }
 
-/// The Redis tier's counters (see src/redis/stats.rs).
+/// The Redis tier's counters (see src/redis/stats.rs); shared by every strategy with the same name in
+/// the process. `index.d.ts` exports this type as `NativeSessionCacheRedisStats`.
 #[napi(object)]
 pub struct RedisTierStats {
+    /// Lookups Redis answered with a session.
     pub hits: f64,
+    /// Lookups Redis answered without one.
     pub misses: f64,
+    /// Values of another format or version, damaged, or failing their MAC: counted misses.
     pub corrupt: f64,
+    /// Lookups answered by a miss because Redis was down, slow, or not trusted (includes `skipped`).
     pub unavailable: f64,
+    /// Lookups not sent because the invalidation channel was down.
     pub skipped: f64,
+    /// Sessions written to Redis.
     pub sets: f64,
+    /// Sessions deleted in Redis.
     pub deletes: f64,
+    /// Clears sent to Redis.
     pub clears: f64,
+    /// Redis calls that failed.
     pub errors: f64,
+    /// Redis calls that took longer than `timeoutMs`.
     pub timeouts: f64,
+    /// Writes that may not have reached Redis even after a repair; each is covered by a namespace bump.
     pub lost_writes: f64,
+    /// Namespace bumps: clears, and recoveries from lost writes or a Redis that lost data.
     pub namespace_bumps: f64,
+    /// Namespace bumps that failed (retried until one succeeds).
     pub failed_bumps: f64,
+    /// Times the invalidation channel went down (local hits stop until it is back).
     pub outages: f64,
+    /// Invalidation channel reconnections.
     pub reconnects: f64,
+    /// Redis restarts noticed (another run_id).
     pub restarts: f64,
+    /// Invalidations heard from other instances.
     pub invalidations: f64,
+    /// Local flushes: other instances' clears, and outages (when one starts and when it ends).
     pub invalidate_alls: f64,
+    /// Invalidation messages that could not be read.
     pub malformed_messages: f64,
+    /// Sets refused because they reached Redis after their call had given up (delayed on the network).
     pub late_writes: f64,
+    /// Keys deleted again (and published) after a set or delete of theirs failed or came too late.
     pub repairs: f64,
+    /// Data connections opened: the first, and each replacement after an error, a timeout or READONLY.
     pub links: f64,
+    /// Namespace bumps made because Redis was not the incarnation recorded in it (restarted, failed over).
     pub incarnation_bumps: f64,
-    /// Whether the invalidation channel is up and nothing is owed (local hits also need a current
-    /// lease: see src/redis/lease.rs).
+    /// Whether the invalidation channel is up and nothing is owed (local hits also need a proof of
+    /// liveness under 60 ms old: see src/redis/lease.rs).
     pub trustworthy: bool,
 }
 
@@ -198,6 +222,23 @@ fn resolve_true(_: Env) -> Result<bool> {
 fn resolve_false(_: Env) -> Result<bool> {
     Ok(false)
 }
+
+/// Bytes charged per entry beyond its token and JSON (`maxBytes`, `maxEntryBytes`): the JS side's
+/// size check before a set uses this very figure.
+#[napi]
+pub const ENTRY_OVERHEAD_BYTES: u32 = crate::store::ENTRY_OVERHEAD_BYTES as u32;
+
+/// Vendure's limit on every session-cache call (ms); `redis.timeoutMs` must stay under it.
+#[napi]
+pub const VENDURE_CALL_LIMIT_MS: u32 = crate::redis::config::VENDURE_CALL_LIMIT.as_millis() as u32;
+
+/// The generation bits of a slot-table word, as the near cache reads it through an `Int32Array`.
+#[napi]
+pub const SLOT_GENERATION_MASK: u32 = crate::generation::GENERATION_MASK;
+
+/// The CLOCK reference bit of a slot-table word (the sign bit of an `Int32Array` element).
+#[napi]
+pub const SLOT_REFERENCED_BIT: i32 = crate::generation::REFERENCED as i32;
 
 /// Milliseconds on the monotonic clock leases are measured in (src/time.rs): JS calibrates
 /// `performance.now()` against it once.
