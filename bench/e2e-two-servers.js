@@ -246,7 +246,7 @@ async function main() {
   try {
     log('starting PostgreSQL')
     pg = await TestPostgres.start()
-    pg.createDatabase(DATABASE)
+    await pg.createDatabase(DATABASE)
     log(`starting redis-server`)
     redis = await TestRedis.start()
     const db = { host: '127.0.0.1', port: pg.port, database: DATABASE }

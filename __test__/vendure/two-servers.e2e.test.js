@@ -103,7 +103,7 @@ describe('two Vendure server processes, one PostgreSQL database, one Redis', () 
     pg = await TestPostgres.start()
     redis = await TestRedis.start()
     const database = 'vendure_two_servers'
-    pg.createDatabase(database)
+    await pg.createDatabase(database)
     const db = { host: '127.0.0.1', port: pg.port, database }
     const redisOptions = { url: redis.url, secret: SECRET }
     await startProcess({ mode: 'seed', port: await fx.freePort(), db, redis: redisOptions })
