@@ -330,6 +330,18 @@ describe('options', () => {
 })
 
 describe("Vendure's lifecycle", () => {
+  test('after destroy(), the same name opens at once with other bounds, even while the sweeper works', () => {
+    // The background sweeper holds the store while it works; before, a new strategy was refused
+    // "already exists" in about a quarter of these tries.
+    const name = f.storeName('reopen-other-bounds')
+    for (let i = 0; i < 40; i++) {
+      const cache = new NativeSessionCacheStrategy({ name, maxEntries: 1000 + (i % 2) })
+      for (let j = 0; j < 200; j++) cache.set(f.customerSession())
+      cache.clear()
+      cache.destroy()
+    }
+  })
+
   test('clear() before init() works, and init() again after destroy() on the same instance', () => {
     const cache = cacheWith('lifecycle')
     expect(() => cache.clear()).not.toThrow()

@@ -19,6 +19,7 @@ const QUICK = Object.freeze({
   threadEntries: [10_000, 100_000],
   threadSeconds: 0.7,
   threadReps: 3, // 1 and 2 workers alternate this many times; medians are reported
+  housekeepingSizes: [100_000], // sessions the sweeper expires / reclaims / compacts while calls are timed
 })
 
 const FULL = Object.freeze({
@@ -34,6 +35,7 @@ const FULL = Object.freeze({
   clearReps: { 10_000: 5, 1_000_000: 1 },
   scaleSizes: [10_000, 100_000, 1_000_000],
   threadSeconds: 2,
+  housekeepingSizes: [1_000_000],
 })
 
 /** The profile the command line asks for. */

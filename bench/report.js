@@ -88,6 +88,36 @@ function clearSection(results, label) {
   return lines.join('\n')
 }
 
+function housekeepingSection(results) {
+  if (!results.housekeeping) return ''
+  const what = {
+    expiry: 'every session expiring in the same second',
+    clear: 'clear(), then its reclaim pass',
+    overwrite: 'three overwrites of each, every one a second later',
+  }
+  return [
+    '## No call waits on housekeeping: the longest single call while the sweeper works (this project)',
+    '',
+    'Each get, set and delete timed on its own while the background sweeper expires, reclaims or compacts; ' +
+      'calls a V8 garbage collection overlapped are counted apart.',
+    '',
+    table(
+      ['sessions', 'the sweeper works on', 'freed', 'calls timed', 'longest get ms', 'longest set ms', 'longest delete ms', 'calls ≥ 5 ms', '≥ 5 ms in a GC'],
+      results.housekeeping.map((r) => [
+        fmt.count(r.size),
+        what[r.kind],
+        fmt.count(r.freed),
+        fmt.count(r.calls),
+        fmt.ms(r.longestGetMs),
+        fmt.ms(r.longestSetMs),
+        fmt.ms(r.longestDeleteMs),
+        String(r.slow),
+        String(r.slowInGc),
+      ]),
+    ),
+  ].join('\n')
+}
+
 function scaleSection(results, label) {
   const rows = results.scale.map((r) => {
     const native = results.scale.find((n) => n.size === r.size && n.strategy === NATIVE)?.getHit.medianNs
@@ -154,6 +184,7 @@ function renderReport(results) {
     header(results),
     operationsSection(results, label),
     clearSection(results, label),
+    housekeepingSection(results),
     scaleSection(results, label),
     threadsSection(results),
     warningsSection(results),

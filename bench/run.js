@@ -49,13 +49,18 @@ async function runSections(context) {
     const hits = row.getHit.answeredRatio
     if (hits !== 1) warnings.push(`scale ${row.size}: ${row.strategy} hits ${percent(hits)}`)
   }
+  const { runHousekeeping, SLOW_MS } = require('./housekeeping.js')
+  const housekeeping = await runHousekeeping(context)
+  for (const row of housekeeping) {
+    if (row.slow > 0) warnings.push(`housekeeping ${row.kind} ${row.size}: ${row.slow} calls of ${SLOW_MS} ms or more outside GC`)
+  }
   const threads = await runThreads(context)
   for (const row of threads) {
     for (const run of [row.one, row.two, row.control.one, row.control.two]) {
       if (run.hitRatio !== 1) warnings.push(`threads ${row.entries}: ${percent(run.hitRatio)} hits`)
     }
   }
-  return { operations, clear, scale, threads, warnings }
+  return { operations, clear, housekeeping, scale, threads, warnings }
 }
 
 function writeChart(results) {

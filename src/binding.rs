@@ -7,7 +7,7 @@ use crate::generation::SlotTable;
 use crate::redis::{RedisStats, RedisTierConfig, WriteOutcome};
 use crate::registry;
 use crate::shared_tier::{self, SharedTier};
-use crate::store::{SetOutcome, Stats, Store, StoreConfig};
+use crate::store::{SetOutcome, Stats, StoreConfig};
 use crate::time::{TimeSource, WallClock};
 use napi::bindgen_prelude::{ArrayBuffer, Object, ToNapiValue};
 use napi::JsDeferred;
@@ -285,7 +285,7 @@ fn resolve_none(_: Env) -> Result<Option<String>> {
 #[napi]
 pub struct NativeStore {
     name: String,
-    store: Option<Arc<Store>>,
+    store: Option<registry::Handle>,
     hit_meta: Arc<HitMeta>,
     tier: TierCell,
 }
@@ -474,7 +474,7 @@ impl NativeStore {
         options: RedisOptions,
     ) -> Result<Object<'env>> {
         let (deferred, promise) = env.create_deferred::<(), UnitResolver>()?;
-        let Some(store) = self.store.clone() else {
+        let Some(store) = self.store.as_ref().map(|handle| Arc::clone(handle)) else {
             deferred.reject(Error::new(Status::GenericFailure, "the store is closed"));
             return Ok(promise);
         };

@@ -1,13 +1,42 @@
 //! Process-wide stores by name, so every `NativeSessionCacheStrategy` with the same `name`, in any
-//! worker_thread, shares one store. The registry holds weak references: a store lives while some
-//! strategy holds it, and its memory goes back when the last one lets go.
+//! worker_thread, shares one store. A name is taken while some strategy holds a [`Handle`] on its
+//! store, and only then: the sweeper, or a Redis reply in flight, may still hold the store itself for
+//! a moment after the last strategy let go, but a new strategy with other bounds gets a new store at
+//! once (the old one's memory goes back when the last of those lets go).
 
 use crate::store::{Store, StoreConfig};
 use crate::time::WallClock;
 use std::collections::HashMap;
+use std::ops::Deref;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, Weak};
 
-static STORES: LazyLock<Mutex<HashMap<String, Weak<Store>>>> = LazyLock::new(Default::default);
+struct Registered {
+    store: Weak<Store>,
+    /// Handles held by strategies.
+    handles: Arc<AtomicUsize>,
+}
+
+static STORES: LazyLock<Mutex<HashMap<String, Registered>>> = LazyLock::new(Default::default);
+
+/// A strategy's hold on a store: while one exists, the store keeps its name.
+pub struct Handle {
+    store: Arc<Store>,
+    handles: Arc<AtomicUsize>,
+}
+
+impl Deref for Handle {
+    type Target = Arc<Store>;
+    fn deref(&self) -> &Arc<Store> {
+        &self.store
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.handles.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigMismatch {
@@ -38,31 +67,50 @@ impl std::fmt::Display for ConfigMismatch {
     }
 }
 
-/// The store called `name`, created with `config` if no live one exists.
-pub fn open(name: &str, config: StoreConfig) -> Result<Arc<Store>, ConfigMismatch> {
+/// A handle on the store called `name`, created with `config` unless a strategy holds one already.
+pub fn open(name: &str, config: StoreConfig) -> Result<Handle, ConfigMismatch> {
     let mut stores = STORES.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(store) = stores.get(name).and_then(Weak::upgrade) {
-        return if store.config() == config {
-            Ok(store)
-        } else {
-            Err(ConfigMismatch {
-                name: name.to_string(),
-                existing: store.config(),
-                requested: config,
-            })
-        };
+    if let Some(registered) = stores.get(name) {
+        // Handles are only taken under this lock, so a count of 0 stays 0 while we look.
+        if registered.handles.load(Ordering::Acquire) > 0 {
+            if let Some(store) = registered.store.upgrade() {
+                if store.config() != config {
+                    return Err(ConfigMismatch {
+                        name: name.to_string(),
+                        existing: store.config(),
+                        requested: config,
+                    });
+                }
+                registered.handles.fetch_add(1, Ordering::AcqRel);
+                return Ok(Handle {
+                    store,
+                    handles: Arc::clone(&registered.handles),
+                });
+            }
+        }
     }
     let store = Arc::new(Store::new(config, Arc::new(WallClock)));
-    stores.retain(|_, weak| weak.strong_count() > 0);
-    stores.insert(name.to_string(), Arc::downgrade(&store));
+    let handles = Arc::new(AtomicUsize::new(1));
+    stores.retain(|_, r| r.store.strong_count() > 0 && r.handles.load(Ordering::Acquire) > 0);
+    stores.insert(
+        name.to_string(),
+        Registered {
+            store: Arc::downgrade(&store),
+            handles: Arc::clone(&handles),
+        },
+    );
     crate::sweeper::ensure_running();
-    Ok(store)
+    Ok(Handle { store, handles })
 }
 
-/// Every store some strategy still holds.
-pub fn live_stores() -> Vec<Arc<Store>> {
+/// Every store some strategy still holds, weakly: the caller upgrades one only while it works on it.
+pub fn live_stores() -> Vec<Weak<Store>> {
     let stores = STORES.lock().unwrap_or_else(|p| p.into_inner());
-    stores.values().filter_map(Weak::upgrade).collect()
+    stores
+        .values()
+        .filter(|r| r.store.strong_count() > 0)
+        .map(|r| r.store.clone())
+        .collect()
 }
 
 #[cfg(test)]
@@ -103,5 +151,21 @@ mod tests {
         drop(first);
         let second = open("registry-release", config(30)).unwrap();
         assert_eq!(second.config().max_entries, 30);
+    }
+
+    #[test]
+    fn a_store_still_held_by_the_sweeper_does_not_keep_its_name() {
+        // The sweeper (or a Redis reply in flight) holds the store itself for a moment after the
+        // last strategy let go: a new strategy with other bounds must not be refused meanwhile.
+        let first = open("registry-sweeping", config(10)).unwrap();
+        let sweeper_hold: Arc<Store> = Arc::clone(&first);
+        drop(first);
+        let second = open("registry-sweeping", config(30)).unwrap();
+        assert_eq!(second.config().max_entries, 30);
+        assert!(!Arc::ptr_eq(&second, &sweeper_hold));
+        // The same name with the same bounds now shares the new store, not the old one.
+        let third = open("registry-sweeping", config(30)).unwrap();
+        assert!(Arc::ptr_eq(&second, &third));
+        drop(sweeper_hold);
     }
 }

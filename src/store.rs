@@ -18,7 +18,7 @@ use crate::generation::SlotTable;
 use crate::policy::{ClockRing, Verdict};
 use crate::time::TimeSource;
 use dashmap::DashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Bytes charged per entry on top of its token and encoded session: the map bucket, the key and value
@@ -150,6 +150,8 @@ struct Writer {
     ring: ClockRing<Key>,
     deadlines: DeadlineIndex,
     bytes: usize,
+    /// The epoch when the reclaim pass under way started: entries dead by then are freed by its end.
+    reclaim_pass_epoch: u32,
 }
 
 #[derive(Default)]
@@ -180,7 +182,9 @@ pub struct Store {
     /// Mirrors of the writer's figures, readable without its lock.
     bytes: AtomicUsize,
     entries: AtomicUsize,
-    reclaim_pending: AtomicBool,
+    /// The epoch every entry dead before it has been freed through (see `reclaim`): while it trails the
+    /// table's epoch, a `clear()` left dead entries resident.
+    reclaimed_epoch: AtomicU32,
     counters: Counters,
     time: Arc<dyn TimeSource>,
     /// Advanced by every write of a key hashing to the stripe (see [`FillTicket`]).
@@ -200,10 +204,11 @@ impl Store {
                 ring: ClockRing::with_capacity(config.max_entries),
                 deadlines: DeadlineIndex::default(),
                 bytes: 0,
+                reclaim_pass_epoch: 0,
             }),
             bytes: AtomicUsize::new(0),
             entries: AtomicUsize::new(0),
-            reclaim_pending: AtomicBool::new(false),
+            reclaimed_epoch: AtomicU32::new(0),
             counters: Counters::default(),
             time,
             fences: (0..FENCE_STRIPES).map(|_| AtomicU64::new(0)).collect(),
@@ -421,12 +426,13 @@ impl Store {
     /// Makes every entry dead at once; `reclaim` frees their memory later.
     pub fn clear(&self) {
         self.table.advance_epoch();
-        self.reclaim_pending.store(true, Ordering::Release);
         bump(&self.counters.clears);
     }
 
+    /// Whether a `clear()` left dead entries that no finished reclaim pass has freed. Derived from the
+    /// epochs, not a flag, so a clear racing the end of a pass can never be forgotten.
     pub fn needs_reclaim(&self) -> bool {
-        self.reclaim_pending.load(Ordering::Acquire)
+        self.reclaimed_epoch.load(Ordering::Acquire) != self.table.epoch()
     }
 
     pub fn stats(&self) -> Stats {
@@ -448,21 +454,31 @@ impl Store {
         }
     }
 
-    /// Frees entries whose deadline has passed. Returns how many it freed.
-    pub fn expire_due(&self) -> usize {
+    /// Frees entries whose deadline has passed, looking at no more than `max_records` deadline
+    /// records in this one hold of the writer lock. Returns how many it freed, and whether due
+    /// records are left for another call.
+    pub fn expire_due(&self, max_records: usize) -> (usize, bool) {
         let now = self.time.now_ms();
         let mut writer = self.lock_writer();
         let mut freed = 0;
-        for slot in writer.deadlines.drain_due(now) {
+        let (slots, more) = writer.deadlines.drain_due(now, max_records);
+        for slot in slots {
             if let Some(key) = writer.ring.key(slot).cloned() {
                 freed += usize::from(self.remove_if_dead(&mut writer, &key, now));
             }
         }
-        // Overwrites leave stale records behind; rebuild when they far outnumber entries.
-        if writer.deadlines.records() > 2 * writer.ring.len() + 1024 {
-            self.rebuild_deadlines(&mut writer);
-        }
-        freed
+        (freed, more)
+    }
+
+    /// Whether overwrites left far more stale deadline records than there are entries.
+    pub fn needs_deadline_compaction(&self) -> bool {
+        self.lock_writer().deadlines.needs_compaction()
+    }
+
+    /// Drops up to `max_records` records' worth of stale deadline records in one hold of the writer
+    /// lock. Returns true when a whole pass has finished.
+    pub fn compact_deadlines(&self, max_records: usize) -> bool {
+        self.lock_writer().deadlines.compact(max_records)
     }
 
     /// Frees up to `max_slots` slots' worth of entries made dead by `clear()`, starting where the last
@@ -470,7 +486,9 @@ impl Store {
     pub fn reclaim(&self, cursor: &mut usize, max_slots: usize) -> bool {
         let now = self.time.now_ms();
         let mut writer = self.lock_writer();
-        let epoch = self.table.epoch();
+        if *cursor == 0 {
+            writer.reclaim_pass_epoch = self.table.epoch();
+        }
         let span = writer.ring.span();
         let end = (*cursor + max_slots).min(span);
         for slot in *cursor..end {
@@ -482,24 +500,11 @@ impl Store {
         if end < span {
             return false;
         }
-        if self.table.epoch() == epoch {
-            self.reclaim_pending.store(false, Ordering::Release);
-        }
+        // Every entry dead when the pass started has been freed; a clear since leaves the epochs apart.
+        self.reclaimed_epoch
+            .store(writer.reclaim_pass_epoch, Ordering::Release);
         *cursor = 0;
         true
-    }
-
-    fn rebuild_deadlines(&self, writer: &mut Writer) {
-        writer.deadlines.clear();
-        for slot in 0..writer.ring.span() as u32 {
-            let deadline = writer
-                .ring
-                .key(slot)
-                .and_then(|key| self.map.get(&**key).map(|e| e.deadline_ms));
-            if let Some(deadline) = deadline {
-                writer.deadlines.file(slot, deadline);
-            }
-        }
     }
 
     fn evict_one(&self, writer: &mut Writer, protect: &str, now: u64) -> bool {
@@ -833,23 +838,89 @@ mod tests {
             put(&s, &i.to_string(), "v");
         }
         time.advance(500);
-        assert_eq!(s.expire_due(), 0);
+        assert_eq!(s.expire_due(100), (0, false));
         time.advance(1_500);
-        assert_eq!(s.expire_due(), 10);
+        assert_eq!(s.expire_due(100), (10, false));
         let stats = s.stats();
         assert_eq!((stats.entries, stats.bytes, stats.expirations), (0, 0, 10));
     }
 
     #[test]
-    fn stale_deadline_records_are_rebuilt_not_hoarded() {
-        let (s, _) = store(10, 1 << 20, None);
-        for _ in 0..5000 {
-            put(&s, "same", "v");
+    fn stale_deadline_records_are_compacted_not_hoarded() {
+        let (s, time) = store(10, 1 << 20, None);
+        // Overwrites with deadlines in ever later seconds leave a stale record each.
+        for i in 0..5000 {
+            time.advance(1_000);
+            s.set(
+                "same",
+                b"v".as_slice().into(),
+                FAR_S,
+                (NOW + 1_000_000 + i * 1_000) as f64,
+            );
         }
-        s.expire_due();
-        assert!(
-            s.lock_writer().deadlines.records() <= 2 + 1024,
-            "one live entry, few records"
+        assert!(s.needs_deadline_compaction());
+        let mut steps = 1;
+        while !s.compact_deadlines(1000) {
+            steps += 1;
+        }
+        assert!(steps >= 5, "compaction works in chunks, took {steps}");
+        assert!(!s.needs_deadline_compaction());
+        assert_eq!(
+            s.lock_writer().deadlines.records(),
+            1,
+            "one live entry, one record"
+        );
+    }
+
+    #[test]
+    fn expiring_many_entries_at_once_works_in_bounded_chunks() {
+        let (s, time) = store(20_000, 1 << 26, Some(1_000));
+        for i in 0..10_000 {
+            put(&s, &i.to_string(), "v");
+        }
+        time.advance(2_000);
+        let mut chunks = 0;
+        let mut freed = 0;
+        loop {
+            let (n, more) = s.expire_due(4096);
+            assert!(n <= 4096);
+            freed += n;
+            chunks += 1;
+            if !more {
+                break;
+            }
+        }
+        assert_eq!((freed, chunks), (10_000, 3));
+        assert_eq!(s.stats().entries, 0);
+    }
+
+    #[test]
+    fn a_clear_during_a_reclaim_pass_is_not_forgotten() {
+        let (s, _) = store(10_000, 1 << 24, None);
+        for i in 0..3000 {
+            put(&s, &format!("old{i}"), "v");
+        }
+        s.clear();
+        let mut cursor = 0;
+        while !s.reclaim(&mut cursor, 1000) {}
+        let span = s.lock_writer().ring.span();
+        // A clear starts a pass, which goes past all but the last slot...
+        s.clear();
+        assert!(!s.reclaim(&mut cursor, span - 1));
+        // ...then sessions are stored (into freed slots, behind the cursor) and cleared again.
+        for i in 0..1000 {
+            put(&s, &format!("new{i}"), "v");
+        }
+        s.clear();
+        assert!(s.reclaim(&mut cursor, span));
+        // What the sweeper does: passes while a clear's dead entries are left.
+        while s.needs_reclaim() {
+            while !s.reclaim(&mut cursor, 1000) {}
+        }
+        assert_eq!(
+            s.stats().entries,
+            0,
+            "the last clear's dead entries were forgotten, resident and counted"
         );
     }
 
@@ -984,7 +1055,7 @@ mod tests {
         s.set("e", b"1".as_slice().into(), FAR_S, (NOW + 10) as f64);
         let (slot_e, ge, _) = meta(&s, "e").unwrap();
         time.advance(2_000);
-        assert_eq!(s.expire_due(), 1);
+        assert_eq!(s.expire_due(100), (1, false));
         assert_ne!(
             s.slot_table().generation(slot_e),
             ge,

@@ -103,8 +103,11 @@ fn run(
             }
             Op::Advance { ms } => time.advance(u64::from(ms)),
             Op::Sweep => {
-                store.expire_due();
+                while store.expire_due(7).1 {}
                 while !store.reclaim(&mut cursor, 7) {}
+                if store.needs_deadline_compaction() {
+                    while !store.compact_deadlines(7) {}
+                }
             }
         }
         let stats = store.stats();

