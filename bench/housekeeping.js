@@ -74,8 +74,13 @@ async function scenario(kind, size, serveTokens) {
     let tokens = pop.newTokens(size)
     const farSession = (token) => pop.customer(token)
     if (kind === 'expiry') {
-      // Every session expires in the same second, about 2 s from now; calls go on across it.
-      const second = Math.floor(Date.now() / 1000) + 3
+      // Every session expires in the same second, chosen to come just after the fill ends (its
+      // length estimated from the first 1%); calls go on across it.
+      const started = Date.now()
+      const sample = tokens.slice(0, Math.ceil(size / 100))
+      fillWith(strategy, sample, farSession)
+      const fillMs = (Date.now() - started) * 100 * 1.5
+      const second = Math.floor((Date.now() + fillMs) / 1000) + 3
       const expiring = (token) => ({ ...pop.customer(token), cacheExpiry: second + 0.5 })
       fillWith(strategy, tokens, expiring)
       tokens = null // the store holds them now; a million strings on the JS heap would slow every GC
