@@ -162,6 +162,7 @@ describe('bad input', () => {
       this.n = n
     }
   }
+  class Tags extends Array {}
   const inexact = [
     ['a missing expires', (s) => delete s.expires, /session\.expires: expires must be a Date/],
     ['expires as an ISO string', (s) => (s.expires = s.expires.toISOString()), /session\.expires: expires must be a Date/],
@@ -175,7 +176,15 @@ describe('bad input', () => {
     ['a session that contains itself', (s) => (s.self = s), /session\.self: a circular reference/],
     ['a BigInt id', (s) => (s.user.id = 77n), /session\.user\.id: a BigInt/],
     ['a function', (s) => (s.hook = () => 1), /session\.hook: a function/],
-    ['a toJSON method', (s) => (s.user.toJSON = () => ({})), /session\.user\.toJSON: a function/],
+    ['a toJSON method', (s) => (s.user.toJSON = () => ({})), /session\.user: a value with a toJSON method cannot be stored exactly/],
+    ['a non-enumerable toJSON', (s) => Object.defineProperty(s.user, 'toJSON', { value: () => ({}) }), /session\.user: a value with a toJSON method/],
+    ["an array's own toJSON", (s) => (s.list = Object.assign([1, 2], { toJSON: () => 'x' })), /session\.list: a value with a toJSON method/],
+    ["an array's non-enumerable toJSON", (s) => (s.list = Object.defineProperty([1], 'toJSON', { value: () => 'x' })), /session\.list: a value with a toJSON method/],
+    ["an array's extra non-index property", (s) => (s.user.channelPermissions[0].permissions = Object.assign(['ReadCatalog'], { note: 'x' })), /session\.user\.channelPermissions\[0\]\.permissions: an array's property 'note' cannot be stored/],
+    ['an Array subclass', (s) => (s.list = Tags.from(['a'])), /session\.list: a Tags array cannot be stored exactly/],
+    ['-0 as an id', (s) => (s.activeOrderId = -0), /session\.activeOrderId: -0 cannot be stored exactly/],
+    ['-0 nested in an array', (s) => (s.extra = { scores: [1, -0] }), /session\.extra\.scores\[1\]: -0 cannot be stored exactly/],
+    ['-0 as cacheExpiry', (s) => (s.cacheExpiry = -0), /session\.cacheExpiry: -0 cannot be stored exactly/],
     ['a symbol value', (s) => (s.kind = Symbol('k')), /session\.kind: a symbol/],
     ['a symbol key', (s) => (s.user[Symbol('k')] = 1), /session\.user: a symbol-keyed property/],
     ['NaN nested in an array', (s) => (s.user.channelPermissions[0].scores = [1, NaN]), /session\.user\.channelPermissions\[0\]\.scores\[1\]: NaN is not a finite number/],
@@ -184,7 +193,8 @@ describe('bad input', () => {
     ['a class instance', (s) => (s.extra = new Money(3)), /session\.extra: a Money object cannot be stored exactly/],
     ['a Map', (s) => (s.extra = new Map()), /session\.extra: a Map object/],
     ['undefined inside an array', (s) => (s.list = [1, undefined]), /session\.list\[1\]: undefined inside an array/],
-    ['a sparse array', (s) => (s.list = [1, , 3]), /session\.list\[1\]: undefined inside an array/],
+    ['a sparse array', (s) => (s.list = [1, , 3]), /session\.list: an array with holes cannot be stored exactly/],
+    ['a sparse array with a named property making up the count', (s) => (s.list = Object.assign([1, , 3], { x: 1 })), /session\.list\[1\]: undefined inside an array/],
     ['nesting 5000 levels deep', nest5000Deep, /nested deeper than 1000 levels/],
     [
       'a getter that throws',
@@ -215,6 +225,25 @@ describe('bad input', () => {
     expect(logged).toMatch(message)
     expect(logged).not.toContain(victim.token)
     expect(context).toBe('NativeSessionCache')
+  })
+
+  test('a getter is read once: what is stored is the value that was checked, not a second answer', () => {
+    const cache = cacheWith('getter-once')
+    const s = f.customerSession()
+    let reads = 0
+    // 1 on the first read, NaN (which JSON would turn into null) on any later one.
+    Object.defineProperty(s, 'flaky', { enumerable: true, get: () => (reads++ === 0 ? 1 : NaN) })
+    cache.set(s)
+    expect(reads).toBe(1)
+    expect(cache.get(s.token).flaky).toBe(1)
+    expect(cache.stats().rejected).toBe(0)
+  })
+
+  test('keys that name Object.prototype members are data like any other', () => {
+    const cache = cacheWith('proto-names')
+    const s = { ...f.customerSession(), toString: 'a', constructor: 2, valueOf: null, hasOwnProperty: [1] }
+    cache.set(s)
+    expect(cache.get(s.token)).toStrictEqual(s)
   })
 
   test.each([

@@ -2,45 +2,62 @@
 
 // Exact encoding of a CachedSession: JSON with `expires` as epoch milliseconds, revived as a Date.
 // (A number instead of the Date's ISO string saves its toJSON on every set and the ISO parse on every
-// decode.) What JSON cannot carry exactly is found first, so a session is either stored exactly or
-// refused with a reason and a path.
+// decode.) One walk reads every value once, checks that JSON carries it exactly, and writes its JSON:
+// a getter that answers differently on a second read cannot slip an unchecked value past the check.
+// A session is either stored exactly or refused with a reason and a path.
 
 const MAX_DEPTH = 1000
 const TOO_LARGE = 'too large'
+/** What JSON.stringify would escape in a string: quotes, backslashes, control characters, surrogates. */
+const NEEDS_ESCAPE = /["\\\x00-\x1f\ud800-\udfff]/
+
+class Inexact {
+  constructor(problem, path) {
+    this.problem = problem
+    this.path = path
+  }
+}
 
 /**
- * One walk over a session. `keys` is the path to the value being checked, pushed and popped as the
- * walk descends; it becomes a string only when something is wrong, so a good session costs no string
- * building. `ancestors` are the objects on that path (a cycle returns to one of them). `budget` is
- * roughly how many characters of JSON may still come before the session is too large: counting as it
- * goes stops the walk of a 10 MB session after the first megabyte.
+ * One walk over a session. `keys` is the path to the value being written, pushed and popped as the
+ * walk descends; it becomes a string only when something is wrong, so a good session costs no path
+ * building. `ancestors` are the objects on that path (a cycle returns to one of them). `json` grows as
+ * the walk goes, and the walk stops as soon as it is longer than `maxChars`.
  */
 class Walk {
   constructor(maxChars) {
     this.keys = ['session']
     this.ancestors = []
-    this.budget = maxChars
+    this.maxChars = maxChars
+    this.json = ''
   }
 
   fail(problem) {
     let path = ''
     for (const key of this.keys) path += typeof key === 'number' ? `[${key}]` : path === '' ? key : `.${key}`
-    return { problem, path }
+    return new Inexact(problem, path)
+  }
+
+  append(text) {
+    this.json += text
+    return this.json.length > this.maxChars ? new Inexact(TOO_LARGE, 'session') : null
   }
 }
 
-/** Why `value` cannot round-trip through JSON exactly, or null if it can. */
-function findInexactValue(value, walk) {
+/** A string's JSON. Most need no escaping: quoting them directly saves a call into JSON.stringify. */
+const quote = (text) => (NEEDS_ESCAPE.test(text) ? JSON.stringify(text) : `"${text}"`)
+
+/** Writes `value`'s JSON; returns why it cannot round-trip exactly, or null. */
+function writeValue(value, walk) {
   switch (typeof value) {
     case 'string':
-      walk.budget -= value.length + 3
-      return walk.budget < 0 ? walk.fail(TOO_LARGE) : null
+      return walk.append(quote(value))
     case 'boolean':
-      walk.budget -= 5
-      return null
+      return walk.append(value ? 'true' : 'false')
     case 'number':
-      walk.budget -= 8
-      return Number.isFinite(value) ? null : walk.fail(`${value} is not a finite number`)
+      if (!Number.isFinite(value)) return walk.fail(`${value} is not a finite number`)
+      if (Object.is(value, -0)) return walk.fail('-0 cannot be stored exactly (JSON would give back 0)')
+      return walk.append(String(value))
     case 'bigint':
       return walk.fail('a BigInt cannot be stored as JSON')
     case 'function':
@@ -50,66 +67,103 @@ function findInexactValue(value, walk) {
     case 'undefined':
       return walk.fail('undefined inside an array cannot be stored')
   }
-  if (value === null) return null
+  if (value === null) return walk.append('null')
   const { ancestors } = walk
   if (ancestors.length >= MAX_DEPTH) return walk.fail(`nested deeper than ${MAX_DEPTH} levels`)
   if (ancestors.includes(value)) return walk.fail('a circular reference cannot be stored')
   ancestors.push(value)
-  walk.budget -= 2
-  const found = Array.isArray(value) ? findInexactInArray(value, walk) : findInexactInObject(value, walk)
+  const found = Array.isArray(value) ? writeArray(value, walk) : writeObject(value, walk)
   ancestors.pop()
   return found
 }
 
-function findInexactInArray(array, walk) {
-  const { keys } = walk
-  for (let i = 0; i < array.length; i++) {
-    keys.push(i)
-    const found = findInexactValue(array[i], walk)
-    keys.pop()
-    if (found) return found
-  }
+/** What JSON would lose of an object's own shape: a toJSON (own, hidden or inherited), symbol keys. */
+function shapeProblem(value, walk) {
+  if (typeof value.toJSON === 'function') return walk.fail('a value with a toJSON method cannot be stored exactly')
+  if (Object.getOwnPropertySymbols(value).length > 0) return walk.fail('a symbol-keyed property cannot be stored')
   return null
 }
 
-function findInexactInObject(object, walk) {
+function writeArray(array, walk) {
+  if (Object.getPrototypeOf(array) !== Array.prototype) {
+    return walk.fail(`a ${Object.getPrototypeOf(array)?.constructor?.name ?? 'non-plain'} array cannot be stored exactly (only plain arrays)`)
+  }
+  const problem = shapeProblem(array, walk)
+  if (problem) return problem
+  const length = array.length
+  // Its enumerable own keys must be its indices, all of them: a named property would vanish in JSON,
+  // a hole come back as null. (Object.keys is V8's fast path; non-enumerable ones JSON ignores too.)
+  if (Object.keys(array).length !== length) {
+    const extra = Object.keys(array).find((name) => !(String(Number(name)) === name && Number(name) < length))
+    if (extra !== undefined) return walk.fail(`an array's property '${extra}' cannot be stored (JSON keeps only its elements)`)
+    return walk.fail('an array with holes cannot be stored exactly (JSON gives back null for them)')
+  }
+  let found = walk.append('[')
+  const { keys } = walk
+  for (let i = 0; i < length && found === null; i++) {
+    if (i > 0) walk.json += ','
+    keys.push(i)
+    found = writeValue(array[i], walk)
+    keys.pop()
+  }
+  return found ?? walk.append(']')
+}
+
+function writeObject(object, walk) {
   const proto = Object.getPrototypeOf(object)
   if (proto !== Object.prototype && proto !== null) {
     const kind = object instanceof Date ? 'a Date' : `a ${proto?.constructor?.name ?? 'non-plain'} object`
     return walk.fail(`${kind} cannot be stored exactly (only plain objects, arrays and JSON primitives)`)
   }
-  return findInexactInProperties(object, walk, undefined)
-}
-
-/** Checks the own properties of a plain object, skipping `skip` (checked by the caller). */
-function findInexactInProperties(object, walk, skip) {
-  if (Object.getOwnPropertySymbols(object).length > 0) return walk.fail('a symbol-keyed property cannot be stored')
-  const { keys } = walk
-  for (const key in object) {
-    if (!Object.hasOwn(object, key) || key === skip) continue
-    const child = object[key]
-    // An undefined property is dropped by JSON, which is what absent means: allowed.
-    if (child === undefined) continue
-    walk.budget -= key.length + 3
-    keys.push(key)
-    const found = findInexactValue(child, walk)
-    keys.pop()
-    if (found) return found
-  }
-  return null
+  const problem = shapeProblem(object, walk)
+  if (problem) return problem
+  return writeProperties(object, walk, undefined)
 }
 
 /**
- * Checks a session that names its token. Returns null if it can be stored exactly and its JSON is
- * at most about `maxChars` long, else `{ problem, path }` (never containing the token's value);
- * `problem` is TOO_LARGE for a session over the size.
+ * Writes `{...}` of an object's own properties, each read once. `replace` gives the JSON of keys the
+ * caller writes itself (the session's token and expires), in their place among the others.
  */
-function findInexactSession(session, maxChars) {
+function writeProperties(object, walk, replace) {
+  const names = Object.keys(object)
+  walk.json += '{'
+  const { keys } = walk
+  let first = true
+  // Keys the caller writes itself that the object lacks go last, as a spread would put them.
+  if (replace !== undefined) for (const key in replace) if (!names.includes(key)) names.push(key)
+  for (const key of names) {
+    const replaced = replace?.[key]
+    const child = replaced === undefined ? object[key] : undefined
+    // An undefined property is dropped by JSON, which is what absent means: allowed.
+    if (replaced === undefined && child === undefined) continue
+    walk.json += (first ? '' : ',') + quote(key) + ':'
+    first = false
+    if (replaced !== undefined) {
+      walk.json += replaced
+      continue
+    }
+    keys.push(key)
+    const found = writeValue(child, walk)
+    keys.pop()
+    if (found) return found
+  }
+  return walk.append('}')
+}
+
+/**
+ * The session as stored, or why it cannot be: `{ json }`, or `{ problem, path }` (never containing the
+ * token's value), `problem` being TOO_LARGE for a session whose JSON is over `maxChars`. The JSON has
+ * `expires` as epoch milliseconds and `token` as 0, a placeholder that keeps its place among the keys:
+ * the token never leaves the process (it is not in Redis), and `decodeSession` puts back the one it
+ * was looked up by.
+ */
+function encodeExactSession(session, maxChars) {
   const { expires, cacheExpiry } = session
   if (!(expires instanceof Date)) {
     return { problem: `expires must be a Date, got ${describe(expires)}`, path: 'session.expires' }
   }
-  if (Number.isNaN(expires.getTime())) {
+  const expiresMs = expires.getTime()
+  if (Number.isNaN(expiresMs)) {
     return { problem: 'expires is an Invalid Date', path: 'session.expires' }
   }
   if (typeof cacheExpiry !== 'number' || !Number.isFinite(cacheExpiry)) {
@@ -118,11 +172,12 @@ function findInexactSession(session, maxChars) {
       path: 'session.cacheExpiry',
     }
   }
-  const walk = new Walk(maxChars - 40)
+  const walk = new Walk(maxChars)
   walk.ancestors.push(session)
-  const found = findInexactInProperties(session, walk, 'expires')
-  if (found !== null) return found.problem === TOO_LARGE ? { problem: TOO_LARGE, path: 'session' } : found
-  return walk.budget < 0 ? { problem: TOO_LARGE, path: 'session' } : null
+  const replace = Object.assign(Object.create(null), { token: '0', expires: String(expiresMs) })
+  const problem = shapeProblem(session, walk) ?? writeProperties(session, walk, replace)
+  if (problem !== null) return problem.problem === TOO_LARGE ? { problem: TOO_LARGE, path: 'session' } : { problem: problem.problem, path: problem.path }
+  return { json: walk.json }
 }
 
 function describe(value) {
@@ -130,15 +185,6 @@ function describe(value) {
   if (typeof value === 'object') return `a ${value.constructor?.name ?? 'plain'} object`
   if (typeof value === 'number') return String(value)
   return `a ${typeof value}`
-}
-
-/**
- * The session as stored: JSON text, `expires` as epoch milliseconds, and `token` as 0, a placeholder
- * that keeps its place among the keys: the token never leaves the process (it is not in Redis), and
- * `decodeSession` puts back the one it was looked up by.
- */
-function encodeSession(session) {
-  return JSON.stringify({ ...session, token: 0, expires: session.expires.getTime() })
 }
 
 /** The session as returned: a fresh plain object, `token` the one asked for, `expires` a Date again. */
@@ -149,4 +195,4 @@ function decodeSession(encoded, token) {
   return session
 }
 
-module.exports = { findInexactSession, encodeSession, decodeSession, TOO_LARGE }
+module.exports = { encodeExactSession, decodeSession, TOO_LARGE }

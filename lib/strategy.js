@@ -2,7 +2,7 @@
 
 const { NativeStore, SetResult, monotonicNowMs, ENTRY_OVERHEAD_BYTES } = require('./native.js').native()
 const { parseOptions, redactOptions } = require('./options.js')
-const { findInexactSession, encodeSession, decodeSession, TOO_LARGE } = require('./encoding.js')
+const { encodeExactSession, decodeSession, TOO_LARGE } = require('./encoding.js')
 const log = require('./logger.js')
 const { NearCache } = require('./near-cache.js')
 const { peerProcessEvidence } = require('./deployment.js')
@@ -255,10 +255,11 @@ class NativeSessionCacheStrategy {
     const { maxBytes, maxEntryBytes } = this.#options
     const [limit, limitName] = maxEntryBytes < maxBytes ? [maxEntryBytes, 'maxEntryBytes'] : [maxBytes, 'maxBytes']
     let encoded
-    let inexact
+    let inexact = null
     try {
-      inexact = findInexactSession(session, limit - ENTRY_OVERHEAD_BYTES)
-      if (inexact === null) encoded = encodeSession(session)
+      const result = encodeExactSession(session, limit - ENTRY_OVERHEAD_BYTES - token.length)
+      if (result.json === undefined) inexact = result
+      else encoded = result.json
     } catch (error) {
       inexact = { problem: `reading it threw ${error?.name ?? 'an error'}: ${error?.message ?? error}`, path: 'session' }
     }

@@ -11,6 +11,7 @@ const { Worker } = require('node:worker_threads')
 const gql = require('graphql-tag')
 const { print } = require('graphql')
 const { TestRedis } = require('../helpers/redis-server')
+const { startServerThread } = require('./helpers/thread-rpc')
 const { REDIS_FIELDS, STORE_FIELDS } = require('../../lib/stats-fields')
 const fx = require('./fixtures')
 
@@ -93,26 +94,7 @@ function runThread(file, workerData) {
 async function startServer(label, redisUrl) {
   const name = `plugin-e2e-${label}-${process.pid}-${Date.now()}`
   const port = await fx.freePort()
-  const worker = new Worker(SERVER_THREAD, { workerData: { name, port, dataDir: DATA_DIR, redisUrl } })
-  let nextId = 0
-  const pending = new Map()
-  await new Promise((resolve, reject) => {
-    worker.on('message', (message) => {
-      if (message.ready) return resolve()
-      if (message.startError) return reject(new Error(`Vendure did not start: ${message.startError}`))
-      const { resolve: done, reject: fail } = pending.get(message.id)
-      pending.delete(message.id)
-      message.error ? fail(new Error(message.error)) : done(message.result)
-    })
-    worker.on('error', reject)
-    worker.on('exit', (code) => reject(new Error(`the server thread exited (code ${code})`)))
-  })
-  const call = (op, arg) =>
-    new Promise((resolve, reject) => {
-      const id = nextId++
-      pending.set(id, { resolve, reject })
-      worker.postMessage({ id, op, arg })
-    })
+  const { worker, call } = await startServerThread(SERVER_THREAD, { name, port, dataDir: DATA_DIR, redisUrl })
   const adminUrl = `http://127.0.0.1:${port}/admin-api`
   const shopUrl = `http://127.0.0.1:${port}/shop-api`
   return {

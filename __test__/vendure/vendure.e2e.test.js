@@ -18,6 +18,7 @@ const { print } = require('graphql')
 const { createTestEnvironment, E2E_DEFAULT_CHANNEL_TOKEN, SimpleGraphQLClient } = require('@vendure/testing')
 const { NativeSessionCacheStrategy } = require('../..')
 const fx = require('./fixtures')
+const { startServerThread } = require('./helpers/thread-rpc')
 
 jest.setTimeout(30_000)
 
@@ -129,28 +130,7 @@ async function startEnvironment(label, authOptions = {}) {
   const name = `vendure-e2e-${label}-${process.pid}-${Date.now()}`
   const port = await fx.freePort()
   const observer = new NativeSessionCacheStrategy({ name })
-  const worker = new Worker(SERVER_THREAD, { workerData: { name, port, authOptions, dataDir: DATA_DIR } })
-
-  let nextId = 0
-  const pending = new Map()
-  const started = new Promise((resolve, reject) => {
-    worker.on('message', (message) => {
-      if (message.ready) return resolve()
-      if (message.startError) return reject(new Error(`Vendure did not start: ${message.startError}`))
-      const { resolve: done, reject: fail } = pending.get(message.id)
-      pending.delete(message.id)
-      message.error ? fail(new Error(message.error)) : done(message.result)
-    })
-    worker.on('error', reject)
-    worker.on('exit', (code) => reject(new Error(`the server thread exited (code ${code})`)))
-  })
-  const call = (op, arg) =>
-    new Promise((resolve, reject) => {
-      const id = nextId++
-      pending.set(id, { resolve, reject })
-      worker.postMessage({ id, op, arg })
-    })
-  await started
+  const { worker, call } = await startServerThread(SERVER_THREAD, { name, port, authOptions, dataDir: DATA_DIR })
 
   const config = fx.e2eConfig({ port, sessionCacheStrategy: observer, authOptions })
   const { adminUrl, shopUrl } = fx.apiUrls(config)

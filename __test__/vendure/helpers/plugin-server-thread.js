@@ -14,6 +14,7 @@ const {
   AggregationTemporality,
 } = require('@opentelemetry/sdk-metrics')
 const fx = require('../fixtures')
+const { serveOps, reportStartError } = require('./thread-rpc')
 
 const { name, port, dataDir, redisUrl } = workerData
 
@@ -61,14 +62,7 @@ async function main() {
     },
   }
 
-  parentPort.on('message', async ({ id, op, arg }) => {
-    try {
-      parentPort.postMessage({ id, result: await ops[op](arg) })
-    } catch (error) {
-      parentPort.postMessage({ id, error: String(error?.stack ?? error) })
-    }
-  })
-  parentPort.postMessage({ ready: true })
+  serveOps(parentPort, ops)
 }
 
-main().catch((error) => parentPort.postMessage({ startError: String(error?.stack ?? error) }))
+main().catch((error) => reportStartError(parentPort, error))

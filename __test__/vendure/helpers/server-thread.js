@@ -11,6 +11,7 @@
 const { parentPort, workerData } = require('node:worker_threads')
 const { NativeSessionCacheStrategy } = require('../../..')
 const fx = require('../fixtures')
+const { serveOps, reportStartError } = require('./thread-rpc')
 
 const { name, port, authOptions, dataDir } = workerData
 
@@ -91,14 +92,7 @@ async function main() {
     },
   }
 
-  parentPort.on('message', async ({ id, op, arg }) => {
-    try {
-      parentPort.postMessage({ id, result: await ops[op](arg) })
-    } catch (error) {
-      parentPort.postMessage({ id, error: String(error?.stack ?? error) })
-    }
-  })
-  parentPort.postMessage({ ready: true })
+  serveOps(parentPort, ops)
 }
 
-main().catch((error) => parentPort.postMessage({ startError: String(error?.stack ?? error) }))
+main().catch((error) => reportStartError(parentPort, error))
