@@ -48,6 +48,24 @@ function instance() {
   }
 }
 
+/**
+ * Sets `session` in A and resolves with what B serves for it once B serves it twice in a row, or null
+ * after 3 s. A miss is always allowed (a write that timed out under load is repaired by a delete; a
+ * process whose liveness proof is over 60 ms old reads nothing): tests that need the session shared
+ * wait for it rather than assume the first attempt got through.
+ */
+async function setInAUntilBServes(session) {
+  const deadline = Date.now() + 3000
+  while (Date.now() < deadline) {
+    await a.call('set', plain(session))
+    const first = await b.call('get', session.token)
+    const second = await b.call('get', session.token)
+    if (first.session !== null && second.session !== null) return second.session
+    await sleep(50)
+  }
+  return null
+}
+
 /** How long both instances took to trust their local layers again after a restart (reported). */
 const recoveryMs = []
 let redis
@@ -72,11 +90,7 @@ afterAll(async () => {
 describe('two processes on one Redis', () => {
   test('a set in A is read by B, token and all, and B then serves it locally', async () => {
     const session = f.customerSession()
-    await a.call('set', plain(session))
-    const first = await b.call('get', session.token)
-    expect(first.session).toEqual(plain(session))
-    const second = await b.call('get', session.token)
-    expect(second.session).toEqual(plain(session))
+    expect(await setInAUntilBServes(session)).toEqual(plain(session))
     const stats = await b.call('stats')
     expect(stats.redis.hits).toBeGreaterThanOrEqual(1)
     expect(stats.hits).toBeGreaterThanOrEqual(1)
@@ -95,9 +109,7 @@ describe('two processes on one Redis', () => {
 
   test(`a delete in A makes B miss within ${INVALIDATION_BOUND_MS} ms`, async () => {
     const session = f.customerSession()
-    await a.call('set', plain(session))
-    expect((await b.call('get', session.token)).session).not.toBeNull()
-    expect((await b.call('get', session.token)).session).not.toBeNull() // now from B's local layers
+    expect(await setInAUntilBServes(session)).not.toBeNull() // the second time from B's local layers
     const [, tookMs] = await Promise.all([a.call('delete', session.token), b.call('waitForMiss', { token: session.token, withinMs: INVALIDATION_BOUND_MS })])
     expect(tookMs).not.toBeNull()
     expect((await a.call('get', session.token)).session).toBeNull()
@@ -105,11 +117,7 @@ describe('two processes on one Redis', () => {
 
   test(`a clear in A makes B miss everything within ${INVALIDATION_BOUND_MS} ms`, async () => {
     const sessions = [f.customerSession(), f.anonymousSession()]
-    for (const session of sessions) {
-      await a.call('set', plain(session))
-      await b.call('get', session.token)
-      expect((await b.call('get', session.token)).session).not.toBeNull()
-    }
+    for (const session of sessions) expect(await setInAUntilBServes(session)).not.toBeNull()
     const started = Date.now()
     await a.call('clear')
     for (const session of sessions) {
@@ -137,11 +145,9 @@ describe('two processes on one Redis', () => {
     const kept = f.customerSession()
     const doomed = f.customerSession()
     for (const session of [kept, doomed]) {
-      await a.call('set', plain(session))
-      await b.call('get', session.token)
+      expect(await setInAUntilBServes(session)).not.toBeNull()
       await a.call('get', session.token)
     }
-    expect((await b.call('get', doomed.token)).session).not.toBeNull()
     const tokens = [kept.token, doomed.token]
     const loops = Promise.all([a.call('getLoop', { tokens, durationMs: 1500 }), b.call('getLoop', { tokens, durationMs: 1500 })])
     await sleep(200)
