@@ -12,8 +12,8 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 /** A handle on a process-wide store. Holding one keeps the store alive; `close` lets go of it. */
 export declare class NativeStore {
   constructor(name: string, options: StoreOptions)
-  /** The encoded session for `token`, or null; on a hit, its metadata is in `hitMeta()`. */
-  get(token: string): string | null
+  /** The number `storeGet`, `storeSet` and `storeDelete` take, valid in this thread until `close`. */
+  get id(): number
   /** A Float64Array's memory: `[slot index, generation, epoch, deadline ms]` of the last hit. */
   hitMeta(): ArrayBuffer
   /** An Int32Array's memory: the store's slot table (see generation.rs), shared by every thread. */
@@ -22,8 +22,6 @@ export declare class NativeStore {
   probeHitMeta(): number
   /** Counts hits the near cache answered without calling the store. */
   addHits(hits: number): void
-  set(token: string, encoded: string, cacheExpiryS: number, expiresMs: number): SetResult
-  delete(token: string): boolean
   reject(token: string): void
   /** Counts a session refused before it could name a store key. */
   countRejection(): void
@@ -167,6 +165,10 @@ export declare const enum SetResult {
   Stored = 0,
   AlreadyExpired = 1,
   TooLarge = 2,
+  /** Not kept locally (the Redis tier is not trusted now); Redis gets it still. */
+  NotKeptLocally = 3,
+  /** The token holds a lone UTF-16 surrogate: never stored. */
+  IllFormedToken = 4,
 }
 
 /** The generation bits of a slot-table word, as the near cache reads it through an `Int32Array`. */
@@ -175,6 +177,15 @@ export declare const SLOT_GENERATION_MASK: number
 /** The CLOCK reference bit of a slot-table word (the sign bit of an `Int32Array` element). */
 export declare const SLOT_REFERENCED_BIT: number
 
+/** Removes `token`'s session from store `id`; returns whether there was one. */
+export declare function storeDelete(id: number, token: string): boolean
+
+/**
+ * The encoded session for `token` in store `id`, or null; on a hit its metadata is in the
+ * store's `hitMeta()`.
+ */
+export declare function storeGet(id: number, token: string): string | null
+
 /** Bounds of a store, as validated by the JS class. */
 export interface StoreOptions {
   maxEntries: number
@@ -182,6 +193,12 @@ export interface StoreOptions {
   maxEntryBytes: number
   ttlMs?: number
 }
+
+/**
+ * Stores the encoded session; when stored, where it went is in the store's `hitMeta()` (the
+ * near cache keeps the very object that was set).
+ */
+export declare function storeSet(id: number, token: string, encoded: string, cacheExpiryS: number, expiresMs: number): SetResult
 
 /** Store-wide counters and sizes. */
 export interface StoreStats {

@@ -844,4 +844,7 @@ module.exports.parseTtl = nativeBinding.parseTtl
 module.exports.SetResult = nativeBinding.SetResult
 module.exports.SLOT_GENERATION_MASK = nativeBinding.SLOT_GENERATION_MASK
 module.exports.SLOT_REFERENCED_BIT = nativeBinding.SLOT_REFERENCED_BIT
+module.exports.storeDelete = nativeBinding.storeDelete
+module.exports.storeGet = nativeBinding.storeGet
+module.exports.storeSet = nativeBinding.storeSet
 module.exports.VENDURE_CALL_LIMIT_MS = nativeBinding.VENDURE_CALL_LIMIT_MS

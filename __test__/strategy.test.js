@@ -5,6 +5,14 @@ const { NativeSessionCacheStrategy } = require('..')
 const f = require('./fixtures')
 
 const cacheWith = (label, options = {}) => new NativeSessionCacheStrategy({ name: f.storeName(label), ...options })
+/**
+ * Two strategies on one store: what `reader` gets is what the store holds, decoded, as another
+ * worker thread sees it (the `writer`'s own next get returns the very object it set).
+ */
+const writerAndReader = (label, options = {}) => {
+  const name = f.storeName(label)
+  return [new NativeSessionCacheStrategy({ name, ...options }), new NativeSessionCacheStrategy({ name, ...options })]
+}
 
 describe('exact round-trips', () => {
   const cases = [
@@ -49,21 +57,23 @@ describe('exact round-trips', () => {
   ]
 
   test.each(cases)('%s', (_label, make) => {
-    const cache = cacheWith('roundtrip')
+    const [writer, reader] = writerAndReader('roundtrip')
     const session = make()
-    cache.set(session)
-    const back = cache.get(session.token)
+    writer.set(session)
+    const back = reader.get(session.token)
     expect(back).toStrictEqual(session)
     expect(back.expires).toBeInstanceOf(Date)
     expect(back.expires.getTime()).toBe(session.expires.getTime())
     expect(back).not.toBe(session)
+    // The thread that set it gets the very object back, as InMemorySessionCacheStrategy does.
+    expect(writer.get(session.token)).toBe(session)
   })
 
   test('an undefined property comes back absent, as JSON drops it', () => {
-    const cache = cacheWith('undefined-prop')
+    const [writer, reader] = writerAndReader('undefined-prop')
     const session = { ...f.anonymousSession(), activeOrderId: undefined }
-    cache.set(session)
-    const back = cache.get(session.token)
+    writer.set(session)
+    const back = reader.get(session.token)
     expect(back).toEqual(session)
     expect('activeOrderId' in back).toBe(false)
   })
@@ -108,14 +118,38 @@ describe('exact round-trips', () => {
     expect(again).toStrictEqual(sessions[0])
   })
 
-  test('a later set replaces the value; the session object passed in is not kept', () => {
-    const cache = cacheWith('overwrite')
+  test('a later set replaces the value; the store keeps the value as it was set', () => {
+    const [writer, reader] = writerAndReader('overwrite')
     const session = f.customerSession()
-    cache.set(session)
+    writer.set(session)
     session.activeOrderId = 1000
-    expect(cache.get(session.token).activeOrderId).toBe(981)
-    cache.set(session)
-    expect(cache.get(session.token).activeOrderId).toBe(1000)
+    expect(reader.get(session.token).activeOrderId).toBe(981)
+    // The setting thread holds the object itself (Vendure never mutates a session it has set).
+    expect(writer.get(session.token)).toBe(session)
+    writer.set(session)
+    expect(reader.get(session.token).activeOrderId).toBe(1000)
+  })
+
+  test("the setting thread's object is served only while the store holds exactly it", () => {
+    const [writer, other] = writerAndReader('own-write')
+    const session = f.customerSession()
+    writer.set(session)
+    expect(writer.get(session.token)).toBe(session)
+    // Another thread's write, delete or clear ends it at once.
+    const replacement = { ...f.customerSession(session.token), activeOrderId: 5 }
+    other.set(replacement)
+    expect(writer.get(session.token)).toStrictEqual(replacement)
+    writer.set(session)
+    other.delete(session.token)
+    expect(writer.get(session.token)).toBeUndefined()
+    writer.set(session)
+    other.clear()
+    expect(writer.get(session.token)).toBeUndefined()
+    // A session refused after one was set: neither the old object nor the old value is served.
+    writer.set(session)
+    writer.set({ ...session, activeOrderId: -0 })
+    expect(writer.get(session.token)).toBeUndefined()
+    expect(other.get(session.token)).toBeUndefined()
   })
 })
 
@@ -228,14 +262,14 @@ describe('bad input', () => {
   })
 
   test('a getter is read once: what is stored is the value that was checked, not a second answer', () => {
-    const cache = cacheWith('getter-once')
+    const [cache, reader] = writerAndReader('getter-once')
     const s = f.customerSession()
     let reads = 0
     // 1 on the first read, NaN (which JSON would turn into null) on any later one.
     Object.defineProperty(s, 'flaky', { enumerable: true, get: () => (reads++ === 0 ? 1 : NaN) })
     cache.set(s)
     expect(reads).toBe(1)
-    expect(cache.get(s.token).flaky).toBe(1)
+    expect(reader.get(s.token).flaky).toBe(1)
     expect(cache.stats().rejected).toBe(0)
   })
 

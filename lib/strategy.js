@@ -1,6 +1,7 @@
 'use strict'
 
-const { NativeStore, SetResult, monotonicNowMs, ENTRY_OVERHEAD_BYTES } = require('./native.js').native()
+const { NativeStore, SetResult, monotonicNowMs, storeGet, storeSet, storeDelete, ENTRY_OVERHEAD_BYTES } =
+  require('./native.js').native()
 const { parseOptions, redactOptions } = require('./options.js')
 const { encodeExactSession, decodeSession, TOO_LARGE } = require('./encoding.js')
 const log = require('./logger.js')
@@ -81,6 +82,8 @@ function clockOffset() {
 class NativeSessionCacheStrategy {
   #options
   #store
+  /** The number storeGet/storeSet/storeDelete name #store by (this thread's; -1 when closed). */
+  #storeId = -1
   /** @type {NearCache | null} */
   #near = null
   /** @type {Float64Array | null} where the store leaves a hit's slot, generation, epoch and deadline */
@@ -116,6 +119,7 @@ class NativeSessionCacheStrategy {
           : ''
       throw new TypeError(`NativeSessionCacheStrategy: ${error.message}${hint}`)
     }
+    this.#storeId = store.id
     this.#hitMeta = new Float64Array(store.hitMeta())
     this.#near = nearCacheSize > 0 && this.#sharesMemoryWith(store) ? new NearCache(nearCacheSize, new Int32Array(store.slotTable())) : null
     return store
@@ -217,6 +221,7 @@ class NativeSessionCacheStrategy {
     // Lets go of the Redis tier too; the last strategy using it stops its thread here.
     this.#store?.close()
     this.#store = undefined
+    this.#storeId = -1
     this.#near = null
     this.#redisOn = false
   }
@@ -275,7 +280,11 @@ class NativeSessionCacheStrategy {
       return this.#redisOn ? store.redisDelete(token).then(this.#noteWrite) : undefined
     }
     const expiresMs = session.expires.getTime()
-    if (store.set(token, encoded, session.cacheExpiry, expiresMs) === SetResult.TooLarge) {
+    const result = storeSet(this.#storeId, token, encoded, session.cacheExpiry, expiresMs)
+    if (result === SetResult.Stored) {
+      // This thread's next get of it returns this very object, as InMemorySessionCacheStrategy does.
+      this.#near?.remember(token, session, this.#hitMeta)
+    } else if (result === SetResult.TooLarge) {
       tooLarge()
       return this.#redisOn ? store.redisDelete(token).then(this.#noteWrite) : undefined
     }
@@ -292,11 +301,11 @@ class NativeSessionCacheStrategy {
         return session
       }
     }
-    // See set(): a token with a lone surrogate cannot be in the store, and must not reach it.
-    if (!sessionToken.isWellFormed()) return undefined
-    const store = this.#store
-    const encoded = store?.get(sessionToken)
-    if (encoded == null) return this.#redisOn ? this.#getFromRedis(store, sessionToken) : undefined
+    // storeGet finds nothing for a token with a lone surrogate (see set()); neither may Redis.
+    const encoded = storeGet(this.#storeId, sessionToken)
+    if (encoded === null) {
+      return this.#redisOn && sessionToken.isWellFormed() ? this.#getFromRedis(this.#store, sessionToken) : undefined
+    }
     const session = decodeSession(encoded, sessionToken)
     near?.remember(sessionToken, session, this.#hitMeta)
     return session
@@ -317,10 +326,10 @@ class NativeSessionCacheStrategy {
   delete(sessionToken) {
     if (typeof sessionToken !== 'string') return
     this.#near?.forget(sessionToken)
-    if (!sessionToken.isWellFormed()) return
     const store = this.#storeOrReopen()
-    store?.delete(sessionToken)
-    if (this.#redisOn) return store.redisDelete(sessionToken).then(this.#noteWrite)
+    // Deletes nothing for a token with a lone surrogate (nothing is stored under one).
+    if (store !== undefined) storeDelete(this.#storeId, sessionToken)
+    if (this.#redisOn && sessionToken.isWellFormed()) return store.redisDelete(sessionToken).then(this.#noteWrite)
   }
 
   clear() {

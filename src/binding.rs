@@ -3,7 +3,6 @@
 
 use crate::duration::parse_duration_ms;
 use crate::expiry::deadline_ms;
-use crate::generation::SlotTable;
 use crate::redis::{RedisStats, RedisTierConfig, WriteOutcome};
 use crate::registry;
 use crate::shared_tier::{self, SharedTier};
@@ -17,6 +16,8 @@ use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+mod per_call;
 
 /// Bounds of a store, as validated by the JS class.
 #[napi(object)]
@@ -166,6 +167,10 @@ pub enum SetResult {
     Stored,
     AlreadyExpired,
     TooLarge,
+    /// Not kept locally (the Redis tier is not trusted now); Redis gets it still.
+    NotKeptLocally,
+    /// The token holds a lone UTF-16 surrogate: never stored.
+    IllFormedToken,
 }
 
 impl From<SetOutcome> for SetResult {
@@ -281,10 +286,31 @@ fn resolve_none(_: Env) -> Result<Option<String>> {
     Ok(None)
 }
 
+/// The store's key for `token`: the token itself, or with a Redis tier its keyed hash (which is
+/// what invalidations carry). None while the tier is not trustworthy: nothing local is served or
+/// written then.
+#[inline]
+fn tier_key<'t>(tier: &TierCell, token: &'t str) -> Option<Cow<'t, str>> {
+    match tier.get() {
+        None => Some(Cow::Borrowed(token)),
+        Some(shared) => shared.serving_key(token).map(Cow::Owned),
+    }
+}
+
+/// The store's key for `token` whether or not the tier is trustworthy (deletes always apply).
+fn tier_local_key<'t>(tier: &TierCell, token: &'t str) -> Cow<'t, str> {
+    match tier.get() {
+        None => Cow::Borrowed(token),
+        Some(shared) => Cow::Owned(shared.local_key(token)),
+    }
+}
+
 /// A handle on a process-wide store. Holding one keeps the store alive; `close` lets go of it.
 #[napi]
 pub struct NativeStore {
     name: String,
+    /// The number the per-call functions (per_call.rs) name this store by, in this JS thread.
+    id: u32,
     store: Option<registry::Handle>,
     hit_meta: Arc<HitMeta>,
     tier: TierCell,
@@ -302,42 +328,26 @@ impl NativeStore {
         };
         let store = registry::open(&name, config)
             .map_err(|mismatch| Error::new(Status::InvalidArg, mismatch.to_string()))?;
+        let hit_meta: Arc<HitMeta> = Arc::new(Default::default());
+        let tier: TierCell = Arc::new(OnceLock::new());
+        let id = per_call::register(per_call::OpenStore {
+            store: Arc::clone(&store),
+            tier: Arc::clone(&tier),
+            hit_meta: Arc::clone(&hit_meta),
+        });
         Ok(Self {
             name,
+            id,
             store: Some(store),
-            hit_meta: Arc::new(Default::default()),
-            tier: Arc::new(OnceLock::new()),
+            hit_meta,
+            tier,
         })
     }
 
-    /// The store's key for `token`: the token itself, or with a Redis tier its keyed hash (which is
-    /// what invalidations carry). None while the tier is not trustworthy: nothing local is served
-    /// or written then.
-    #[inline]
-    fn key<'t>(&self, token: &'t str) -> Option<Cow<'t, str>> {
-        match self.tier.get() {
-            None => Some(Cow::Borrowed(token)),
-            Some(shared) => shared.serving_key(token).map(Cow::Owned),
-        }
-    }
-
-    /// The encoded session for `token`, or null; on a hit, its metadata is in `hitMeta()`.
-    #[napi(catch_unwind)]
-    pub fn get(&self, token: String) -> Option<String> {
-        let key = self.key(&token)?;
-        self.store.as_ref()?.get_with(&key, |hit| {
-            let meta = [
-                f64::from(SlotTable::index_of(hit.slot)),
-                f64::from(hit.generation),
-                f64::from(hit.epoch),
-                hit.deadline_ms as f64,
-            ];
-            for (cell, value) in self.hit_meta.iter().zip(meta) {
-                cell.store(value.to_bits(), Ordering::Relaxed);
-            }
-            // The JS class only ever stores strings, so the bytes are UTF-8.
-            String::from_utf8_lossy(hit.value).into_owned()
-        })
+    /// The number `storeGet`, `storeSet` and `storeDelete` take, valid in this thread until `close`.
+    #[napi(getter)]
+    pub fn id(&self) -> u32 {
+        self.id
     }
 
     /// A Float64Array's memory: `[slot index, generation, epoch, deadline ms]` of the last hit.
@@ -378,42 +388,8 @@ impl NativeStore {
     }
 
     #[napi(catch_unwind)]
-    pub fn set(
-        &self,
-        token: String,
-        encoded: String,
-        cache_expiry_s: f64,
-        expires_ms: f64,
-    ) -> SetResult {
-        let Some(store) = &self.store else {
-            return SetResult::AlreadyExpired;
-        };
-        let Some(key) = self.key(&token) else {
-            // Not trustworthy: nothing enters the local store; drop what it may hold.
-            if let Some(shared) = self.tier.get() {
-                store.delete(&shared.local_key(&token));
-            }
-            return SetResult::Stored;
-        };
-        store
-            .set(
-                &key,
-                encoded.into_bytes().into_boxed_slice(),
-                cache_expiry_s,
-                expires_ms,
-            )
-            .into()
-    }
-
-    #[napi(catch_unwind)]
-    pub fn delete(&self, token: String) -> bool {
-        let key = self.local_key_always(&token);
-        self.store.as_ref().is_some_and(|store| store.delete(&key))
-    }
-
-    #[napi(catch_unwind)]
     pub fn reject(&self, token: String) {
-        let key = self.local_key_always(&token);
+        let key = tier_local_key(&self.tier, &token);
         if let Some(store) = &self.store {
             store.reject(&key);
         }
@@ -446,16 +422,9 @@ impl NativeStore {
     /// when no other handle in the process holds it.
     #[napi(catch_unwind)]
     pub fn close(&mut self) {
+        per_call::unregister(self.id);
         self.store = None;
         self.tier = Arc::new(OnceLock::new());
-    }
-
-    /// The store's key for `token` whether or not the tier is trustworthy (deletes always apply).
-    fn local_key_always<'t>(&self, token: &'t str) -> Cow<'t, str> {
-        match self.tier.get() {
-            None => Cow::Borrowed(token),
-            Some(shared) => Cow::Owned(shared.local_key(token)),
-        }
     }
 
     /// Whether this handle has a Redis tier.
@@ -615,5 +584,12 @@ impl NativeStore {
             shared.tier.stats(),
             shared.tier.trusted(),
         ))
+    }
+}
+
+impl Drop for NativeStore {
+    /// A store never closed (its JS object collected) leaves this thread's table too.
+    fn drop(&mut self) {
+        per_call::unregister(self.id);
     }
 }

@@ -105,6 +105,16 @@ pub struct FillTicket {
     epoch: u32,
 }
 
+/// Where a set placed its entry: what a near cache needs to serve the very object that was set,
+/// until the entry stops being current (the same fields as a [`Hit`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placement {
+    pub slot: u32,
+    pub generation: u32,
+    pub epoch: u32,
+    pub deadline_ms: u64,
+}
+
 /// A live entry as `get_with` shows it: the encoded session, and what a near cache needs to know
 /// when a copy it decoded stops being current.
 pub struct Hit<'a> {
@@ -234,26 +244,29 @@ impl Store {
 
     /// Calls `read` with the encoded session if `key` holds a live entry.
     pub fn get_with<R>(&self, key: &str, read: impl FnOnce(Hit<'_>) -> R) -> Option<R> {
-        let now = self.time.now_ms();
-        let epoch = self.table.epoch();
-        let dead = match self.map.get(key) {
-            None => false,
-            Some(entry) if self.is_dead(&entry, now, epoch) => true,
+        // The clock is read only when there is an entry to check: misses are common and cheap.
+        let dead_at = match self.map.get(key) {
+            None => None,
             Some(entry) => {
-                self.table.touch(entry.slot);
-                self.counters.hits.incr();
-                // Read while the guard is held: see generation.rs on ordering.
-                return Some(read(Hit {
-                    value: &entry.value,
-                    slot: entry.slot,
-                    generation: self.table.generation(entry.slot),
-                    epoch: entry.epoch,
-                    deadline_ms: entry.deadline_ms,
-                }));
+                let now = self.time.now_ms();
+                if self.is_dead(&entry, now, self.table.epoch()) {
+                    Some(now)
+                } else {
+                    self.table.touch(entry.slot);
+                    self.counters.hits.incr();
+                    // Read while the guard is held: see generation.rs on ordering.
+                    return Some(read(Hit {
+                        value: &entry.value,
+                        slot: entry.slot,
+                        generation: self.table.generation(entry.slot),
+                        epoch: entry.epoch,
+                        deadline_ms: entry.deadline_ms,
+                    }));
+                }
             }
         };
         self.counters.misses.incr();
-        if dead {
+        if let Some(now) = dead_at {
             // Free it now if no writer is busy; otherwise the sweeper will.
             if let Ok(mut writer) = self.writer.try_lock() {
                 self.remove_if_dead(&mut writer, key, now);
@@ -279,11 +292,26 @@ impl Store {
         cache_expiry_s: f64,
         expires_ms: f64,
     ) -> SetOutcome {
+        self.set_placed(key, value, cache_expiry_s, expires_ms).0
+    }
+
+    /// As [`set`](Self::set); when stored, also where (read under the writer lock, so the
+    /// generation is the one this write left).
+    pub fn set_placed(
+        &self,
+        key: &str,
+        value: Box<[u8]>,
+        cache_expiry_s: f64,
+        expires_ms: f64,
+    ) -> (SetOutcome, Option<Placement>) {
         let now = self.time.now_ms();
         let deadline = deadline_ms(now, cache_expiry_s, expires_ms, self.config.ttl_ms);
         let mut writer = self.lock_writer();
         self.advance_fence(key);
-        self.put(&mut writer, key, value, deadline, now, self.table.epoch())
+        match self.put(&mut writer, key, value, deadline, now, self.table.epoch()) {
+            Ok(placement) => (SetOutcome::Stored, Some(placement)),
+            Err(outcome) => (outcome, None),
+        }
     }
 
     fn stripe_of(&self, key: &str) -> usize {
@@ -338,7 +366,8 @@ impl Store {
             return false;
         }
         // Not a write of the key: other fills of it may go on.
-        self.put(&mut writer, key, value, deadline_ms, now, ticket.epoch) == SetOutcome::Stored
+        self.put(&mut writer, key, value, deadline_ms, now, ticket.epoch)
+            .is_ok()
     }
 
     fn put(
@@ -349,16 +378,16 @@ impl Store {
         deadline: u64,
         now: u64,
         epoch: u32,
-    ) -> SetOutcome {
+    ) -> Result<Placement, SetOutcome> {
         let cost = charge(key.len(), value.len());
         if deadline <= now {
             self.remove(writer, key, Removal::Superseded);
-            return SetOutcome::AlreadyExpired;
+            return Err(SetOutcome::AlreadyExpired);
         }
         if cost > self.config.max_bytes.min(self.config.max_entry_bytes) {
             self.remove(writer, key, Removal::Superseded);
             bump(&self.counters.rejected);
-            return SetOutcome::TooLarge;
+            return Err(SetOutcome::TooLarge);
         }
         let existing = self.map.get(key).map(|e| (e.slot, e.charge(key)));
         let replaced_cost = existing.map_or(0, |(_, c)| c);
@@ -369,19 +398,19 @@ impl Store {
             if !self.evict_one(writer, key, now) {
                 // Unreachable while the bounds are consistent; refuse rather than exceed them.
                 self.remove(writer, key, Removal::Superseded);
-                return SetOutcome::TooLarge;
+                return Err(SetOutcome::TooLarge);
             }
         }
         let (slot, key) = match existing {
             Some((slot, _)) => match writer.ring.key(slot) {
                 Some(key) => (slot, Arc::clone(key)),
-                None => return SetOutcome::TooLarge,
+                None => return Err(SetOutcome::TooLarge),
             },
             None => {
                 let key: Key = Arc::from(key);
                 match writer.ring.insert(Arc::clone(&key), &self.table) {
                     Some(slot) => (slot, key),
-                    None => return SetOutcome::TooLarge,
+                    None => return Err(SetOutcome::TooLarge),
                 }
             }
         };
@@ -400,7 +429,12 @@ impl Store {
         writer.deadlines.file(slot, deadline);
         self.publish_sizes(writer);
         bump(&self.counters.sets);
-        SetOutcome::Stored
+        Ok(Placement {
+            slot,
+            generation: self.table.generation(slot),
+            epoch,
+            deadline_ms: deadline,
+        })
     }
 
     /// Removes the entry for `key`; returns whether there was one.
