@@ -45,7 +45,38 @@ class Walk {
 }
 
 /** A string's JSON. Most need no escaping: quoting them directly saves a call into JSON.stringify. */
-const quote = (text) => (NEEDS_ESCAPE.test(text) ? JSON.stringify(text) : `"${text}"`)
+const quoteAfresh = (text) => (NEEDS_ESCAPE.test(text) ? JSON.stringify(text) : `"${text}"`)
+
+/**
+ * The JSON of short strings seen before: keys and values such as permission names recur in every
+ * session, and a Map lookup costs a third of the escape check and the quoting (a superadmin holds
+ * ~190 permission strings). Emptied when full, so it follows what sessions hold now.
+ */
+const QUOTED_MAX_ENTRIES = 4096
+const QUOTED_MAX_LENGTH = 64
+
+/** Recently seen short strings' JSON, decorated by `decorate`; emptied when full. */
+function quoteCache(decorate) {
+  const cache = new Map()
+  return (text) => {
+    let json = cache.get(text)
+    if (json === undefined) {
+      json = decorate(quoteAfresh(text))
+      if (text.length <= QUOTED_MAX_LENGTH) {
+        if (cache.size >= QUOTED_MAX_ENTRIES) cache.clear()
+        cache.set(text, json)
+      }
+    }
+    return json
+  }
+}
+
+// Each piece appended is one more node in the string being built, which V8 must walk again when it
+// is handed to the store: separators travel with the string they precede or follow.
+const quote = quoteCache((json) => json)
+const quoteAfterComma = quoteCache((json) => ',' + json)
+const quoteAsKey = quoteCache((json) => json + ':')
+const quoteAsLaterKey = quoteCache((json) => ',' + json + ':')
 
 /** Writes `value`'s JSON; returns why it cannot round-trip exactly, or null. */
 function writeValue(value, walk) {
@@ -101,9 +132,15 @@ function writeArray(array, walk) {
   let found = walk.append('[')
   const { keys } = walk
   for (let i = 0; i < length && found === null; i++) {
+    const element = array[i]
+    // Strings (permission names) need no path: the common case, written straight away.
+    if (typeof element === 'string') {
+      walk.json += i > 0 ? quoteAfterComma(element) : quote(element)
+      continue
+    }
     if (i > 0) walk.json += ','
     keys.push(i)
-    found = writeValue(array[i], walk)
+    found = writeValue(element, walk)
     keys.pop()
   }
   return found ?? walk.append(']')
@@ -136,7 +173,7 @@ function writeProperties(object, walk, replace) {
     const child = replaced === undefined ? object[key] : undefined
     // An undefined property is dropped by JSON, which is what absent means: allowed.
     if (replaced === undefined && child === undefined) continue
-    walk.json += (first ? '' : ',') + quote(key) + ':'
+    walk.json += first ? quoteAsKey(key) : quoteAsLaterKey(key)
     first = false
     if (replaced !== undefined) {
       walk.json += replaced
