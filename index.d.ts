@@ -41,8 +41,10 @@ export interface NativeSessionCacheOptions {
    * Sessions each thread keeps decoded, returned again without a call into the store for as long
    * as the store proves them current (no write, delete, clear, eviction or expiry since). Repeated
    * gets in one thread may then return the same object, as Vendure's InMemorySessionCacheStrategy
-   * does: treat it as read-only (Vendure does). 0 turns it off: every get decodes a fresh copy.
-   * @default 10000
+   * does: treat it as read-only (Vendure does). The thread that sets a session keeps that very
+   * object. 0 turns it off: every get decodes a fresh copy. Each thread holds at most twice this many
+   * objects; measured, about 760 B of V8 heap per customer session and 7.7 KB per superadmin.
+   * @default maxEntries
    */
   nearCacheSize?: number
   /**

@@ -346,8 +346,13 @@ describe('options', () => {
       maxBytes: 256 * 2 ** 20,
       maxEntryBytes: 2 ** 20,
       ttlMs: undefined,
-      nearCacheSize: 10_000,
+      nearCacheSize: 100_000,
     })
+  })
+
+  test('nearCacheSize follows maxEntries unless given', () => {
+    expect(new NativeSessionCacheStrategy({ name: f.storeName('near-follows'), maxEntries: 500 }).options.nearCacheSize).toBe(500)
+    expect(new NativeSessionCacheStrategy({ name: f.storeName('near-given'), maxEntries: 500, nearCacheSize: 7 }).options.nearCacheSize).toBe(7)
   })
 
   test.each([

@@ -33,6 +33,12 @@ function operations({ customers, superadmins, missTokens }) {
       prepare: ({ rand }) => (n) => pop.pickFresh(customers, n, rand).map((token) => pop.customer(token)),
     },
     {
+      id: 'set-overwrite-superadmin',
+      label: 'set (overwrite, superadmin)',
+      method: 'set',
+      prepare: ({ rand }) => (n) => pop.pickFresh(superadmins, n, rand).map((token) => pop.superadmin(token)),
+    },
+    {
       id: 'set-new',
       label: 'set (new key, customer)',
       method: 'set',

@@ -59,6 +59,61 @@ function operationsSection(results, label) {
   return lines.join('\n')
 }
 
+function mixedSection(results, label) {
+  if (!results.mixed) return ''
+  const lines = [
+    '## Get hits while sessions are overwritten (ns per get; the sets between them are not timed)',
+    '',
+    'Each timed stretch is the gets between two sets; a set gives a session of the kind being read a new object,',
+    "as Vendure's reload does. Zipf(1.0): the k-th hottest session is read with probability ∝ 1/k.",
+  ]
+  for (const row of results.mixed) {
+    const native = row.results[NATIVE]?.medianNs
+    const rows = Object.entries(row.results).map(([id, r]) => [label(id), fmt.ns(r.medianNs), `${(r.answeredRatio * 100).toFixed(1)} %`, fmt.ratio(ratio(r.medianNs, native))])
+    lines.push('', `### ${row.label}: ${row.kind}s`, '', table(['strategy', 'median per get', 'hits', '× this project'], rows))
+  }
+  return lines.join('\n')
+}
+
+/** Each target of issue 13, measured in this run: this project's median ÷ the reference's. */
+function targetChecks(results) {
+  const op = (id) => results.operations.operations.find((o) => o.id === id)?.results
+  const mixed = (workload, kind) => results.mixed?.find((r) => r.workload === workload && r.kind === kind)?.results
+  const checks = []
+  const add = (what, figures, reference, bound, note = '') => {
+    const mine = figures?.[NATIVE]?.medianNs
+    const theirs = figures?.[reference]?.medianNs
+    if (mine === undefined || theirs === undefined) return
+    const value = mine / theirs
+    checks.push({ what, reference, bound, value, met: value <= bound, mineNs: mine, theirsNs: theirs, note })
+  }
+  for (const kind of ['customer', 'superadmin']) {
+    add(`get hit, 10,000 sessions read-only, ${kind}s`, op(`get-hit-${kind}`), 'vendure-in-memory', 1)
+    add(`get hit, 10,000 sessions, 1 set per 3 gets, ${kind}s`, mixed('uniform-10k-sets', kind), 'vendure-in-memory', 1)
+    add(`get hit, 100,000 sessions, Zipf(1.0), 1 set per 99 gets, ${kind}s`, mixed('zipf-100k-sets', kind), 'vendure-in-memory', 1)
+    add(`get hit, 100,000 sessions, Zipf(1.0), 1 set per 99 gets, ${kind}s`, mixed('zipf-100k-sets', kind), 'map', 2)
+  }
+  add('get miss', op('get-miss'), 'vendure-in-memory', 2)
+  add('delete (cached key)', op('delete'), 'vendure-in-memory', 2)
+  add('set (overwrite, customer)', op('set-overwrite'), 'default-in-memory', 1)
+  add('set (overwrite, superadmin)', op('set-overwrite-superadmin'), 'default-in-memory', 1)
+  return checks
+}
+
+function targetsSection(results, label) {
+  const checks = targetChecks(results)
+  if (checks.length === 0) return ''
+  return [
+    '## Targets (issue 13): this project ÷ the reference, medians of this run',
+    '',
+    table(
+      ['workload', 'reference', 'this project', 'reference', 'ratio', 'target', 'met'],
+      checks.map((c) => [c.what, label(c.reference), fmt.ns(c.mineNs), fmt.ns(c.theirsNs), fmt.ratio(c.value), `≤ ${c.bound}×`, c.met ? 'yes' : '**no**']),
+      ['l', 'l', 'r', 'r', 'r', 'r', 'l'],
+    ),
+  ].join('\n')
+}
+
 function clearSection(results, label) {
   const lines = [
     `## clear(): time on the caller, and the longest event-loop stall in the next ${results.stallWindowMs} ms ` +
@@ -182,14 +237,16 @@ function renderReport(results) {
   const label = labeller(results.strategies)
   const sections = [
     header(results),
+    targetsSection(results, label),
     operationsSection(results, label),
-    clearSection(results, label),
+    mixedSection(results, label),
+    results.clear && clearSection(results, label),
     housekeepingSection(results),
-    scaleSection(results, label),
-    threadsSection(results),
+    results.scale && scaleSection(results, label),
+    results.threads && threadsSection(results),
     warningsSection(results),
   ]
   return sections.filter(Boolean).join('\n\n')
 }
 
-module.exports = { renderReport }
+module.exports = { renderReport, targetChecks }

@@ -35,6 +35,9 @@ function progressReporter() {
 
 /** Runs every section; resolves to `{ operations, clear, scale, threads, warnings }`. */
 async function runSections(context) {
+  // --only=operations,mixed,... runs just those sections (for working on one; a full report needs all).
+  const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',')
+  const wanted = (name) => only === undefined || only.includes(name)
   const { runOperations } = require('./ops.js')
   const { runClear } = require('./clear.js')
   const { runScale } = require('./scale.js')
@@ -43,24 +46,31 @@ async function runSections(context) {
 
   const operations = await runOperations(context)
   const warnings = [...operations.warnings]
-  const clear = await runClear(context)
-  const scale = await runScale(context)
-  for (const row of scale) {
+  const { runMixed } = require('./mixed.js')
+  const mixed = wanted('mixed') ? await runMixed(context) : undefined
+  for (const row of mixed ?? []) {
+    for (const [id, r] of Object.entries(row.results)) {
+      if (r.answeredRatio !== 1 && id !== 'default-in-memory') warnings.push(`mixed ${row.label}, ${row.kind}s: ${id} hits ${percent(r.answeredRatio)}`)
+    }
+  }
+  const clear = wanted('clear') ? await runClear(context) : undefined
+  const scale = wanted('scale') ? await runScale(context) : undefined
+  for (const row of scale ?? []) {
     const hits = row.getHit.answeredRatio
     if (hits !== 1) warnings.push(`scale ${row.size}: ${row.strategy} hits ${percent(hits)}`)
   }
   const { runHousekeeping, SLOW_MS } = require('./housekeeping.js')
-  const housekeeping = await runHousekeeping(context)
-  for (const row of housekeeping) {
+  const housekeeping = wanted('housekeeping') ? await runHousekeeping(context) : undefined
+  for (const row of housekeeping ?? []) {
     if (row.slow > 0) warnings.push(`housekeeping ${row.kind} ${row.size}: ${row.slow} calls of ${SLOW_MS} ms or more outside GC`)
   }
-  const threads = await runThreads(context)
-  for (const row of threads) {
+  const threads = wanted('threads') ? await runThreads(context) : undefined
+  for (const row of threads ?? []) {
     for (const run of [row.one, row.two, row.control.one, row.control.two]) {
       if (run.hitRatio !== 1) warnings.push(`threads ${row.entries}: ${percent(run.hitRatio)} hits`)
     }
   }
-  return { operations, clear, housekeeping, scale, threads, warnings }
+  return { operations, mixed, clear, housekeeping, scale, threads, warnings }
 }
 
 function writeChart(results) {
@@ -121,6 +131,7 @@ async function main() {
       ...sections,
     }
     console.log(renderReport(results))
+    if (process.argv.some((a) => a.startsWith('--only='))) return // a partial run keeps the full run's files
     fs.writeFileSync(RESULTS, JSON.stringify(results, null, 2) + '\n')
     writeChart(results)
     console.log(`\nWrote ${path.relative(process.cwd(), RESULTS)} and ${path.relative(process.cwd(), CHART)}.`)

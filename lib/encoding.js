@@ -154,31 +154,22 @@ function writeObject(object, walk) {
   }
   const problem = shapeProblem(object, walk)
   if (problem) return problem
-  return writeProperties(object, walk, undefined)
+  return writeProperties(object, walk)
 }
 
-/**
- * Writes `{...}` of an object's own properties, each read once. `replace` gives the JSON of keys the
- * caller writes itself (the session's token and expires), in their place among the others.
- */
-function writeProperties(object, walk, replace) {
+/** Writes `{...}` of an object's own properties, each read once. */
+function writeProperties(object, walk) {
   const names = Object.keys(object)
   walk.json += '{'
   const { keys } = walk
   let first = true
-  // Keys the caller writes itself that the object lacks go last, as a spread would put them.
-  if (replace !== undefined) for (const key in replace) if (!names.includes(key)) names.push(key)
-  for (const key of names) {
-    const replaced = replace?.[key]
-    const child = replaced === undefined ? object[key] : undefined
+  for (let n = 0; n < names.length; n++) {
+    const key = names[n]
+    const child = object[key]
     // An undefined property is dropped by JSON, which is what absent means: allowed.
-    if (replaced === undefined && child === undefined) continue
+    if (child === undefined) continue
     walk.json += first ? quoteAsKey(key) : quoteAsLaterKey(key)
     first = false
-    if (replaced !== undefined) {
-      walk.json += replaced
-      continue
-    }
     keys.push(key)
     const found = writeValue(child, walk)
     keys.pop()
@@ -186,6 +177,50 @@ function writeProperties(object, walk, replace) {
   }
   return walk.append('}')
 }
+
+/**
+ * The session's own properties, as `writeProperties`, but `token` written as the placeholder 0 and
+ * `expires` as `expiresJson`, each in its place; if either is not an own property (inherited), it
+ * goes last, as a spread would put it.
+ */
+function writeSessionProperties(session, walk, expiresJson) {
+  const names = Object.keys(session)
+  walk.json += '{'
+  const { keys } = walk
+  let first = true
+  let wroteToken = false
+  let wroteExpires = false
+  for (let n = 0; n < names.length; n++) {
+    const key = names[n]
+    let json
+    if (key === 'token') {
+      json = '0'
+      wroteToken = true
+    } else if (key === 'expires') {
+      json = expiresJson
+      wroteExpires = true
+    }
+    if (json !== undefined) {
+      walk.json += (first ? quoteAsKey(key) : quoteAsLaterKey(key)) + json
+      first = false
+      continue
+    }
+    const child = session[key]
+    if (child === undefined) continue
+    walk.json += first ? quoteAsKey(key) : quoteAsLaterKey(key)
+    first = false
+    keys.push(key)
+    const found = writeValue(child, walk)
+    keys.pop()
+    if (found) return found
+  }
+  if (!wroteToken) walk.json += (first ? '' : ',') + '"token":0'
+  if (!wroteExpires) walk.json += ',"expires":' + expiresJson
+  return walk.append('}')
+}
+
+/** One walk, reused by every set (a set allocates as little as it can); a nested set gets its own. */
+let idleWalk = new Walk(0)
 
 /**
  * The session as stored, or why it cannot be: `{ json }`, or `{ problem, path }` (never containing the
@@ -209,12 +244,25 @@ function encodeExactSession(session, maxChars) {
       path: 'session.cacheExpiry',
     }
   }
-  const walk = new Walk(maxChars)
+  // A getter in the session may itself set a session: that walk must not share this one.
+  const walk = idleWalk ?? new Walk(0)
+  idleWalk = null
+  walk.maxChars = maxChars
+  walk.json = ''
+  walk.keys.length = 1
+  walk.ancestors.length = 0
   walk.ancestors.push(session)
-  const replace = Object.assign(Object.create(null), { token: '0', expires: String(expiresMs) })
-  const problem = shapeProblem(session, walk) ?? writeProperties(session, walk, replace)
+  let problem
+  try {
+    problem = shapeProblem(session, walk) ?? writeSessionProperties(session, walk, String(expiresMs))
+  } finally {
+    walk.ancestors.length = 0 // holds no session once done
+    idleWalk = walk
+  }
+  const json = walk.json
+  walk.json = ''
   if (problem !== null) return problem.problem === TOO_LARGE ? { problem: TOO_LARGE, path: 'session' } : { problem: problem.problem, path: problem.path }
-  return { json: walk.json }
+  return { json }
 }
 
 function describe(value) {

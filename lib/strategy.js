@@ -249,7 +249,6 @@ class NativeSessionCacheStrategy {
     }
     const store = this.#storeOrReopen()
     if (store === undefined) return
-    this.#near?.forget(token)
     if (!token.isWellFormed()) {
       // Rust strings are UTF-8: a lone surrogate would become U+FFFD and could collide with another
       // token, so such a token never reaches the store. Vendure's tokens are hex or bcrypt hashes.
@@ -273,6 +272,7 @@ class NativeSessionCacheStrategy {
         `session not cached: it is larger than ${limitName} (${limit} B, counting ${ENTRY_OVERHEAD_BYTES} B of overhead); raise ${limitName} if sessions this large are expected`,
       )
     if (inexact !== null) {
+      this.#near?.forget(token)
       store.reject(token)
       if (inexact.problem === TOO_LARGE) tooLarge()
       else log.warn(`session not cached: ${inexact.path}: ${inexact.problem}`)
@@ -282,9 +282,15 @@ class NativeSessionCacheStrategy {
     const expiresMs = session.expires.getTime()
     const result = storeSet(this.#storeId, token, encoded, session.cacheExpiry, expiresMs)
     if (result === SetResult.Stored) {
-      // This thread's next get of it returns this very object, as InMemorySessionCacheStrategy does.
+      // This thread's next get of it returns this very object, as InMemorySessionCacheStrategy does
+      // (replacing what the near cache held for it).
       this.#near?.remember(token, session, this.#hitMeta)
-    } else if (result === SetResult.TooLarge) {
+      if (this.#redisOn) return store.redisSet(token, encoded, session.cacheExpiry, expiresMs).then(this.#noteWrite)
+      return
+    }
+    // Whatever the near cache held for it is no longer current (the store's generation moved too).
+    this.#near?.forget(token)
+    if (result === SetResult.TooLarge) {
       tooLarge()
       return this.#redisOn ? store.redisDelete(token).then(this.#noteWrite) : undefined
     }
