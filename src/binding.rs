@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-mod per_call;
+pub mod per_call;
 
 /// Bounds of a store, as validated by the JS class.
 #[napi(object)]
