@@ -24,6 +24,12 @@
 //
 // Requiring the fixtures turns Vendure's telemetry off (VENDURE_DISABLE_TELEMETRY=true, inherited by every
 // child): nothing leaves 127.0.0.1. LOG=1 shows the servers' whole Vendure log.
+//
+// What the README's "Why RedisCacheStrategy wins on sql.js" rests on, reproducible here:
+//   PROFILE_DIR=dir     each server writes a V8 CPU profile there when it stops;
+//   COUNT_QUERIES=1     each server prints how many SQL queries it ran, and the most frequent ones;
+//   STRATEGIES=a,b,...  only these, among them the experiments: native-yield (every get answered after
+//                       setImmediate), native-with-redis-cache-plugin, default-redis-sessions-in-memory-cache.
 
 const { fork } = require('node:child_process')
 const fs = require('node:fs')
@@ -39,12 +45,19 @@ const CONNECTIONS = [1, 16]
 const CHILD_STOP_TIMEOUT_MS = 15_000
 const CHILD_START_TIMEOUT_MS = 120_000
 
-const STRATEGIES = [
+// STRATEGIES=id,id,... picks some (and 'native-yield', the setImmediate experiment, is only run so).
+const STRATEGIES_ALL = [
   { id: 'native', label: 'this project (NativeSessionCacheStrategy)' },
   { id: 'vendure-in-memory', label: 'InMemorySessionCacheStrategy' },
   { id: 'default-in-memory', label: 'Default + InMemoryCacheStrategy (Vendure default)' },
   { id: 'default-redis', label: 'Default + RedisCacheStrategy (RedisCachePlugin)', redis: true },
+  { id: 'native-yield', label: 'this project, each get answered after setImmediate (experiment)', experiment: true },
+  { id: 'native-with-redis-cache-plugin', label: 'this project + RedisCachePlugin for the other caches (experiment)', redis: true, experiment: true },
+  { id: 'default-redis-sessions-in-memory-cache', label: 'InMemorySessionCacheStrategy + RedisCachePlugin (experiment)', redis: true, experiment: true },
 ]
+const STRATEGIES = process.env.STRATEGIES
+  ? STRATEGIES_ALL.filter((s) => process.env.STRATEGIES.split(',').includes(s.id))
+  : STRATEGIES_ALL.filter((s) => !s.experiment)
 
 // ---------------------------------------------------------------------------------------------------
 // Child process: seeds the database, or serves one strategy until told to stop.
@@ -86,6 +99,29 @@ function serverConfig({ strategy, port, dbFile, db, redisPort }) {
       authOptions.sessionCacheStrategy = new NativeSessionCacheStrategy()
       break
     }
+    case 'native-with-redis-cache-plugin': {
+      // Experiment: this project for sessions, RedisCachePlugin for Vendure's other caches.
+      const { NativeSessionCacheStrategy } = require('..')
+      authOptions.sessionCacheStrategy = new NativeSessionCacheStrategy()
+      plugins.push(RedisCachePlugin.init({ maxItemSizeInBytes: 128_000, namespace: 'vendure-cache', redisOptions: { host: '127.0.0.1', port: redisPort } }))
+      break
+    }
+    case 'default-redis-sessions-in-memory-cache': {
+      // Experiment: RedisCachePlugin for Vendure's caches, DefaultSessionCacheStrategy over... the same CacheService.
+      plugins.push(RedisCachePlugin.init({ maxItemSizeInBytes: 128_000, namespace: 'vendure-cache', redisOptions: { host: '127.0.0.1', port: redisPort } }))
+      authOptions.sessionCacheStrategy = new InMemorySessionCacheStrategy()
+      break
+    }
+    case 'native-yield': {
+      // The experiment behind the README's explanation: the same strategy, but every get answers
+      // after a macrotask boundary (setImmediate), as a get that waits on Redis does.
+      const { NativeSessionCacheStrategy } = require('..')
+      const strategy = new NativeSessionCacheStrategy()
+      const get = strategy.get.bind(strategy)
+      strategy.get = (token) => new Promise((resolve) => setImmediate(() => resolve(get(token))))
+      authOptions.sessionCacheStrategy = strategy
+      break
+    }
     case 'vendure-in-memory':
       authOptions.sessionCacheStrategy = new InMemorySessionCacheStrategy()
       break
@@ -114,8 +150,15 @@ function serverConfig({ strategy, port, dbFile, db, redisPort }) {
   config.dbConnectionOptions = db
     ? { type: 'postgres', host: db.host, port: db.port, username: 'postgres', database: db.database, synchronize: false, logging: false }
     : { type: 'sqljs', location: dbFile, autoSave: false, synchronize: false, logging: false }
+  if (process.env.COUNT_QUERIES) {
+    // How many SQL queries the server runs (printed when it stops): what the strategies change.
+    const logger = { logQuery: (query) => { sqlQueries.count++; const key = query.replace(/\s+/g, ' ').slice(0, Number(process.env.COUNT_QUERIES) > 1 ? Number(process.env.COUNT_QUERIES) : 160); sqlQueries.byText.set(key, (sqlQueries.byText.get(key) ?? 0) + 1) }, logQueryError() {}, logQuerySlow() {}, logSchemaBuild() {}, logMigration() {}, log() {} }
+    Object.assign(config.dbConnectionOptions, { logging: ['query'], logger })
+  }
   return { bootstrap, config }
 }
+
+const sqlQueries = { count: 0, byText: new Map() }
 
 async function childServe({ strategy, dbFile, db, redisPort }) {
   const port = await fx.freePort()
@@ -129,6 +172,10 @@ async function childServe({ strategy, dbFile, db, redisPort }) {
     if (message?.type !== 'stop') return
     try {
       await app.close()
+      if (process.env.COUNT_QUERIES) {
+        process.stderr.write(`[${strategy}] SQL queries run: ${sqlQueries.count}\n`)
+        for (const [text, n] of [...sqlQueries.byText].sort((a, b) => b[1] - a[1]).slice(0, 8)) process.stderr.write(`  ${n} × ${text}\n`)
+      }
       process.send({ type: 'stopped' }, () => process.exit(0))
     } catch (error) {
       console.error(error)
@@ -167,7 +214,10 @@ function parseArgs(argv) {
 
 /** Forks this file as a child and resolves to `{ child, message }` at its first message of `type`. */
 function startChild(args, type) {
-  const child = fork(__filename, ['--child', JSON.stringify(args)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  // PROFILE_DIR=dir: each server writes a V8 CPU profile there when it stops (the profiles behind the
+  // README's explanation of the RedisCacheStrategy effect).
+  const execArgv = process.env.PROFILE_DIR && args.mode === 'serve' ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE_DIR}`, `--cpu-prof-name=${args.strategy}-${Date.now()}.cpuprofile`] : []
+  const child = fork(__filename, ['--child', JSON.stringify(args)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv })
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL')
