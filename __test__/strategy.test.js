@@ -118,6 +118,20 @@ describe('exact round-trips', () => {
     expect(again).toStrictEqual(sessions[0])
   })
 
+  test('a near cache split in shards still keeps the nearCacheSize most recently used sessions', () => {
+    // 20,000 is 8 shards of 2,500 (no Map grows past 4,096 entries, so none rehashes for long).
+    const [writer, reader] = writerAndReader('near-shards', { nearCacheSize: 20_000, maxEntries: 50_000 })
+    const sessions = Array.from({ length: 18_000 }, () => f.anonymousSession())
+    for (const s of sessions) writer.set(s)
+    const first = sessions.map((s) => reader.get(s.token))
+    const again = sessions.map((s) => reader.get(s.token))
+    const same = again.filter((session, i) => session === first[i]).length
+    // Tokens spread over the shards unevenly by a few percent: nearly all are still held.
+    expect(same).toBeGreaterThan(sessions.length * 0.97)
+    expect(reader.stats().nearCacheEntries).toBeLessThanOrEqual(40_000)
+    expect(again.every((session, i) => session.id === sessions[i].id)).toBe(true)
+  })
+
   test('a later set replaces the value; the store keeps the value as it was set', () => {
     const [writer, reader] = writerAndReader('overwrite')
     const session = f.customerSession()
@@ -350,8 +364,9 @@ describe('options', () => {
     })
   })
 
-  test('nearCacheSize follows maxEntries unless given', () => {
+  test('nearCacheSize follows maxEntries up to 100,000 unless given', () => {
     expect(new NativeSessionCacheStrategy({ name: f.storeName('near-follows'), maxEntries: 500 }).options.nearCacheSize).toBe(500)
+    expect(new NativeSessionCacheStrategy({ name: f.storeName('near-capped'), maxEntries: 1_000_000 }).options.nearCacheSize).toBe(100_000)
     expect(new NativeSessionCacheStrategy({ name: f.storeName('near-given'), maxEntries: 500, nearCacheSize: 7 }).options.nearCacheSize).toBe(7)
   })
 

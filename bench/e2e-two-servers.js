@@ -1,6 +1,6 @@
 'use strict'
 
-// npm run bench:e2e2 [-- --seconds N] [-- --delay-us D]
+// npm run bench:e2e2 [-- --seconds N] [-- --delay-us D] [-- --rounds R]
 //
 // End to end with two servers: starts a private PostgreSQL cluster and a redis-server (the two-servers
 // e2e test's helpers: __test__/vendure/helpers/postgres.js, __test__/helpers/redis-server.js), seeds the
@@ -22,7 +22,8 @@
 //                  (RedisCachePlugin.init({ redisOptions: { host: '127.0.0.1', port } })) on both.
 //
 // Total req/s is the sum over both servers of requests / duration; latency is the median (and p99) of
-// every response time per server. Prints a markdown table and writes bench/e2e-two-servers-results.json.
+// every response time per server. R rounds (default 3), alternating which configuration goes first;
+// each figure is the median over the rounds. Prints a markdown table and writes bench/e2e-two-servers-results.json.
 // Everything (servers, proxy, Redis, PostgreSQL) is stopped at the end, on errors too. Only 127.0.0.1 is
 // used (requiring the fixtures turns Vendure's telemetry off). LOG=1 shows the servers' Vendure log.
 
@@ -142,7 +143,11 @@ function parseArgs(argv) {
     if (!Number.isFinite(value) || value < 0) throw new Error(`${flag} needs a number, 0 or more`)
     return value
   }
-  return { seconds: Math.max(1, Math.round(valueOf('--seconds', 5))), delayUs: Math.round(valueOf('--delay-us', DEFAULT_DELAY_US)) }
+  return {
+    seconds: Math.max(1, Math.round(valueOf('--seconds', 5))),
+    delayUs: Math.round(valueOf('--delay-us', DEFAULT_DELAY_US)),
+    rounds: Math.max(1, Math.round(valueOf('--rounds', 3))),
+  }
 }
 
 /** Builds and starts examples/delay_proxy.rs in front of `upstreamPort`; resolves to `{ port, stop() }`. */
@@ -256,6 +261,23 @@ async function measureConfiguration(configuration, { db, redis, redisPort, setti
   }
 }
 
+/** The median over rounds of each figure, per connection count (the rounds stay in the results file). */
+function summarize(rounds) {
+  const byConnections = {}
+  for (const connections of CONNECTIONS) {
+    const each = rounds.map((r) => r.byConnections[connections])
+    const run = (server, field) => median(each.map((e) => e.runs[server][field]))
+    const runs = {}
+    for (const server of ['A', 'B']) runs[server] = { latencyMedianMs: run(server, 'latencyMedianMs'), latencyP99Ms: run(server, 'latencyP99Ms') }
+    byConnections[connections] = {
+      runs,
+      totalReqPerSec: median(each.map((e) => e.totalReqPerSec)),
+      failures: each.reduce((n, e) => n + e.failures, 0),
+    }
+  }
+  return { byConnections }
+}
+
 function renderTable(rows) {
   const fmt = (value, digits) => (Number.isFinite(value) ? value.toFixed(digits) : '—')
   const lines = [
@@ -308,10 +330,16 @@ async function main() {
       'seed',
     )
     await seed.exited
-    for (const configuration of CONFIGURATIONS) {
-      log(`booting two servers with ${configuration.label}`)
-      rows.push({ ...configuration, result: await measureConfiguration(configuration, { db, redis, redisPort, settings, log }) })
+    const rounds = Object.fromEntries(CONFIGURATIONS.map((c) => [c.id, []]))
+    for (let round = 0; round < settings.rounds; round++) {
+      // Alternate which configuration goes first, so that neither always meets a warmer machine.
+      const order = round % 2 === 0 ? CONFIGURATIONS : [...CONFIGURATIONS].reverse()
+      for (const configuration of order) {
+        log(`round ${round + 1}/${settings.rounds}: booting two servers with ${configuration.label}`)
+        rounds[configuration.id].push(await measureConfiguration(configuration, { db, redis, redisPort, settings, log }))
+      }
     }
+    for (const configuration of CONFIGURATIONS) rows.push({ ...configuration, result: summarize(rounds[configuration.id]), rounds: rounds[configuration.id] })
   } finally {
     log('stopping redis-server and PostgreSQL')
     proxy?.stop()
@@ -331,7 +359,7 @@ async function main() {
   const hop = settings.delayUs > 0 ? `Redis ${settings.delayUs} µs away each way (delay proxy)` : 'Redis on loopback'
   console.log(
     `\n### End to end, two servers, ${hop}: Admin API \`${QUERY}\` as superadmin (logged in on A), A and B driven at once ` +
-      `(${settings.seconds} s after ${WARMUP_SECONDS} s warm-up)\n`,
+      `(${settings.seconds} s after ${WARMUP_SECONDS} s warm-up, medians of ${settings.rounds} round${settings.rounds > 1 ? 's' : ''})\n`,
   )
   console.log(table)
   console.log(
@@ -349,6 +377,7 @@ async function main() {
     warmupSeconds: WARMUP_SECONDS,
     connectionsPerServer: CONNECTIONS,
     redisDelayUsEachWay: settings.delayUs,
+    roundCount: settings.rounds,
     query: QUERY,
     versions,
     warnings,

@@ -17,18 +17,44 @@ class NearEntry {
   }
 }
 
+/** Most entries in one generation Map: growing a Map rehashes all of it in one go (a Map of a million
+ * entries stalled a set for 130 ms), so large near caches are split into shards of at most this many. */
+const SHARD_CAPACITY = 4096
+
 /**
- * Bounded by two generations rather than oldest-first deletion: V8's Map keeps deleted entries as
- * tombstones until it rehashes, so evicting with `keys().next()` walks ever more of them (about 10 us
- * per insert at 10,000 entries). Here new entries go to `young`; when it holds `capacity` entries it
- * becomes `old` and the previous `old` is dropped whole, in O(1). So the `capacity` most recently used
- * sessions are always kept, and at most twice as many are held. A hit in `old` moves the entry back
- * to `young`, so sessions in use survive rotations (an approximated LRU, as in quick-lru).
+ * One shard. Bounded by two generations rather than oldest-first deletion: V8's Map keeps deleted
+ * entries as tombstones until it rehashes, so evicting with `keys().next()` walks ever more of them
+ * (about 10 us per insert at 10,000 entries). Here new entries go to `young`; when it holds `capacity`
+ * entries it becomes `old` and the previous `old` is dropped whole, in O(1). So the `capacity` most
+ * recently used sessions are always kept, and at most twice as many are held. A hit in `old` moves the
+ * entry back to `young`, so sessions in use survive rotations (an approximated LRU, as in quick-lru).
+ */
+class Generations {
+  young = new Map()
+  old = new Map()
+
+  constructor(capacity) {
+    this.capacity = capacity
+  }
+
+  keep(token, entry) {
+    if (this.young.size >= this.capacity) {
+      this.old = this.young
+      this.young = new Map()
+    }
+    this.young.set(token, entry)
+  }
+}
+
+/**
+ * Sessions this thread decoded or set, in `ceil(capacity / 4096)` shards (rounded up to a power of
+ * two) picked by the token's last two characters; each shard holds its share of the capacity in two
+ * generations. So the most recently used `capacity` sessions are kept (per shard: tokens spread
+ * evenly) and at most twice as many are held.
  */
 class NearCache {
-  #young = new Map()
-  #old = new Map()
-  #capacity
+  #shards
+  #mask
   #table
   /** With Redis: `[lease end]` in the addon's monotonic ms (see src/redis/lease.rs), else null. */
   #lease = null
@@ -37,13 +63,24 @@ class NearCache {
 
   /** @param {Int32Array} table the store's slot table: word 0 the epoch, then one word per slot */
   constructor(capacity, table) {
-    this.#capacity = capacity
+    let count = 1
+    while (count * SHARD_CAPACITY < capacity && count < 1024) count *= 2
+    this.#shards = Array.from({ length: count }, () => new Generations(Math.ceil(capacity / count)))
+    this.#mask = count - 1
     this.#table = table
+  }
+
+  #shard(token) {
+    const n = token.length
+    // Tokens are random (hex, base64 or hashes): their last characters spread evenly.
+    return this.#shards[n === 0 ? 0 : (token.charCodeAt(n - 1) * 31 + token.charCodeAt(n > 1 ? n - 2 : 0)) & this.#mask]
   }
 
   /** Entries held (an entry promoted from `old` may be counted twice until `old` is dropped). */
   get size() {
-    return this.#young.size + this.#old.size
+    let size = 0
+    for (const shard of this.#shards) size += shard.young.size + shard.old.size
+    return size
   }
 
   /**
@@ -58,10 +95,11 @@ class NearCache {
 
   /** The session remembered for `token` if the store still holds exactly it, else undefined. */
   lookup(token) {
-    let entry = this.#young.get(token)
+    const shard = this.#shard(token)
+    let entry = shard.young.get(token)
     let promote = false
     if (entry === undefined) {
-      entry = this.#old.get(token)
+      entry = shard.old.get(token)
       if (entry === undefined) return undefined
       promote = true
     }
@@ -73,35 +111,31 @@ class NearCache {
     if ((word & GENERATION_MASK) === entry.generation && Atomics.load(table, 0) === entry.epoch && Date.now() < entry.deadline) {
       // A near hit is a use: tell the store's CLOCK, or it would evict exactly the hottest sessions.
       if (word >= 0) Atomics.or(table, entry.index, REFERENCED)
-      if (promote) this.#keep(token, entry)
+      if (promote) shard.keep(token, entry)
       return entry.session
     }
-    this.forget(token)
+    shard.young.delete(token)
+    shard.old.delete(token)
     return undefined
   }
 
-  /** Remembers a session just decoded from a store hit whose metadata is in `meta`. */
+  /** Remembers a session decoded from a store hit, or set, whose metadata is in `meta`. */
   remember(token, session, meta) {
-    this.#keep(token, new NearEntry(session, meta[0], meta[1], meta[2], meta[3]))
-  }
-
-  #keep(token, entry) {
-    if (this.#young.size >= this.#capacity) {
-      this.#old = this.#young
-      this.#young = new Map()
-    }
-    this.#young.set(token, entry)
+    this.#shard(token).keep(token, new NearEntry(session, meta[0], meta[1], meta[2], meta[3]))
   }
 
   forget(token) {
-    this.#young.delete(token)
-    this.#old.delete(token)
+    const shard = this.#shard(token)
+    shard.young.delete(token)
+    shard.old.delete(token)
   }
 
   reset() {
-    this.#young = new Map()
-    this.#old = new Map()
+    for (const shard of this.#shards) {
+      shard.young = new Map()
+      shard.old = new Map()
+    }
   }
 }
 
-module.exports = { NearCache }
+module.exports = { NearCache, SHARD_CAPACITY }

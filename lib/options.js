@@ -8,9 +8,11 @@ const DEFAULTS = Object.freeze({
   maxBytes: 256 * 2 ** 20,
   maxEntryBytes: 2 ** 20,
   ttl: undefined,
-  nearCacheSize: undefined, // maxEntries
+  nearCacheSize: undefined, // maxEntries, up to DEFAULT_NEAR_CACHE_MAX
   redis: undefined,
 })
+
+const DEFAULT_NEAR_CACHE_MAX = 100_000
 
 const REDIS_DEFAULTS = Object.freeze({ keyPrefix: 'vsc:', timeoutMs: 20 })
 const REDIS_KNOWN = new Set(['url', 'keyPrefix', 'secret', 'timeoutMs'])
@@ -102,10 +104,13 @@ function parseOptions(options) {
     maxBytes: positiveInteger(merged.maxBytes, 'maxBytes', Number.MAX_SAFE_INTEGER),
     maxEntryBytes: positiveInteger(merged.maxEntryBytes, 'maxEntryBytes', Number.MAX_SAFE_INTEGER),
     ttlMs: ttlMs(merged.ttl),
-    // By default as many as the store holds: a server keeps every cached session decoded (about
-    // 760 B of V8 heap per customer session, 7.7 KB per superadmin; see the README's options).
+    // By default as many as the store holds, up to 100,000: a default server keeps every cached session
+    // decoded (about 760 B of V8 heap per customer session, 7.7 KB per superadmin; see the README's
+    // options), and a store raised to millions does not silently cost gigabytes of heap per thread.
     nearCacheSize:
-      merged.nearCacheSize === undefined ? merged.maxEntries : nonNegativeInteger(merged.nearCacheSize, 'nearCacheSize'),
+      merged.nearCacheSize === undefined
+        ? Math.min(merged.maxEntries, DEFAULT_NEAR_CACHE_MAX)
+        : nonNegativeInteger(merged.nearCacheSize, 'nearCacheSize'),
     redis: redisOptions(merged.redis),
   })
 }
