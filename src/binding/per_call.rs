@@ -2,7 +2,7 @@
 //! a napi-rs class method costs several hundred ns more than a plain function (it unwraps `this`
 //! through a process-wide registry behind a mutex). A store is named by a number; each JS thread
 //! keeps its own table of the stores it opened, so a call takes no lock shared with other threads.
-//! Tokens are read into a stack buffer (one N-API call, no allocation; see `Token`).
+//! Tokens are read into a stack buffer (one N-API call, no allocation; see `with_utf16`).
 
 use super::{tier_key, tier_local_key, HitMeta, SetResult, TierCell};
 use crate::generation::SlotTable;
@@ -79,11 +79,74 @@ fn with_open<R>(id: u32, f: impl FnOnce(&OpenStore) -> R) -> Option<R> {
     .flatten()
 }
 
-/// A token argument. Read as UTF-16 with one N-API call into a stack buffer (V8 copies a one-byte
-/// string out faster that way than it encodes UTF-8), then made UTF-8 here: ASCII (Vendure's
-/// tokens are 64 hex characters) by narrowing, anything else by `String::from_utf16`, which also
-/// finds lone surrogates exactly. Such a token is never stored, found or deleted: as UTF-8 it would
-/// become U+FFFD and could name another token's session.
+/// Reads a JS string as UTF-16 and hands its units to `then`: through `STACK` units on the stack
+/// (not zeroed: only what N-API wrote is read) when it fits, else through a `Vec` of its length.
+/// One N-API call for strings that fit; V8 copies a one-byte string out as UTF-16 far faster than it
+/// encodes UTF-8.
+unsafe fn with_utf16<const STACK: usize, R>(
+    env: sys::napi_env,
+    value: sys::napi_value,
+    what: &str,
+    then: impl FnOnce(&[u16]) -> R,
+) -> Result<R> {
+    let expected = || Error::new(Status::StringExpected, format!("{what} must be a string"));
+    let mut stack = std::mem::MaybeUninit::<[u16; STACK]>::uninit();
+    let mut written = 0usize;
+    // SAFETY: the buffer holds STACK units and N-API writes at most that many (NUL included).
+    let status = unsafe {
+        sys::napi_get_value_string_utf16(env, value, stack.as_mut_ptr().cast(), STACK, &mut written)
+    };
+    if status != sys::Status::napi_ok {
+        return Err(expected());
+    }
+    if written + 1 < STACK {
+        // SAFETY: N-API initialized the first `written` units (fewer than STACK).
+        let units = unsafe { std::slice::from_raw_parts(stack.as_ptr().cast::<u16>(), written) };
+        return Ok(then(units));
+    }
+    // Possibly cut short: read it whole.
+    let mut len = 0usize;
+    let status =
+        unsafe { sys::napi_get_value_string_utf16(env, value, std::ptr::null_mut(), 0, &mut len) };
+    if status != sys::Status::napi_ok {
+        return Err(expected());
+    }
+    let mut units = vec![0u16; len + 1];
+    // SAFETY: `units` holds len + 1 units, as many as N-API may write.
+    let status = unsafe {
+        sys::napi_get_value_string_utf16(env, value, units.as_mut_ptr(), len + 1, &mut written)
+    };
+    if status != sys::Status::napi_ok {
+        return Err(expected());
+    }
+    Ok(then(&units[..written]))
+}
+
+/// Whether every unit is ASCII; written without an early exit so that it vectorizes.
+fn all_ascii(units: &[u16]) -> bool {
+    units.iter().fold(0, |seen, &unit| seen | unit) < 0x80
+}
+
+/// Declares a string argument type to napi-rs (`string` in the generated types).
+macro_rules! string_argument {
+    ($type:ty) => {
+        impl TypeName for $type {
+            fn type_name() -> &'static str {
+                "string"
+            }
+            fn value_type() -> ValueType {
+                ValueType::String
+            }
+        }
+
+        impl ValidateNapiValue for $type {}
+    };
+}
+
+/// A token argument, read through [`with_utf16`] and made UTF-8 here: ASCII (Vendure's tokens are 64
+/// hex characters) by narrowing into an inline buffer, anything else by `String::from_utf16`, which
+/// also finds lone surrogates exactly. Such a token is never stored, found or deleted: as UTF-8 it
+/// would become U+FFFD and could name another token's session.
 pub struct Token {
     ascii: [u8; Token::INLINE],
     len: usize,
@@ -103,92 +166,33 @@ impl Token {
         }
     }
 
-    /// Reads a string of any length as UTF-16 (the slow path).
-    unsafe fn read_whole(env: sys::napi_env, value: sys::napi_value) -> Result<Vec<u16>> {
-        let mut len = 0usize;
-        let status = unsafe {
-            sys::napi_get_value_string_utf16(env, value, std::ptr::null_mut(), 0, &mut len)
+    fn from_units(units: &[u16]) -> Token {
+        let mut token = Token {
+            ascii: [0; Token::INLINE],
+            len: units.len(),
+            other: None,
         };
-        if status != sys::Status::napi_ok {
-            return Err(Error::new(
-                Status::StringExpected,
-                "the token must be a string",
-            ));
+        if units.len() <= Token::INLINE && all_ascii(units) {
+            for (byte, &unit) in token.ascii.iter_mut().zip(units) {
+                *byte = unit as u8;
+            }
+        } else {
+            token.other = Some(String::from_utf16(units).ok());
         }
-        let mut units = vec![0u16; len + 1];
-        let mut written = 0usize;
-        // SAFETY: `units` holds len + 1 units, as many as N-API may write.
-        let status = unsafe {
-            sys::napi_get_value_string_utf16(env, value, units.as_mut_ptr(), len + 1, &mut written)
-        };
-        if status != sys::Status::napi_ok {
-            return Err(Error::new(
-                Status::StringExpected,
-                "the token must be a string",
-            ));
-        }
-        units.truncate(written);
-        Ok(units)
+        token
     }
 }
 
-impl TypeName for Token {
-    fn type_name() -> &'static str {
-        "string"
-    }
-    fn value_type() -> ValueType {
-        ValueType::String
-    }
-}
-
-impl ValidateNapiValue for Token {}
+string_argument!(Token);
 
 impl FromNapiValue for Token {
     unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> Result<Self> {
-        let mut units = [0u16; Token::INLINE];
-        let mut written = 0usize;
-        // SAFETY: the buffer holds INLINE units and N-API writes at most that many (NUL included).
-        let status = unsafe {
-            sys::napi_get_value_string_utf16(
-                env,
-                value,
-                units.as_mut_ptr(),
-                Token::INLINE,
-                &mut written,
-            )
-        };
-        if status != sys::Status::napi_ok {
-            return Err(Error::new(
-                Status::StringExpected,
-                "the token must be a string",
-            ));
-        }
-        let mut token = Token {
-            ascii: [0; Token::INLINE],
-            len: written,
-            other: None,
-        };
-        let short = written + 1 < Token::INLINE;
-        if short && units[..written].iter().all(|&unit| unit < 0x80) {
-            for (byte, &unit) in token.ascii.iter_mut().zip(&units[..written]) {
-                *byte = unit as u8;
-            }
-            return Ok(token);
-        }
-        let whole = if short {
-            units[..written].to_vec()
-        } else {
-            // Possibly cut short: read it whole.
-            unsafe { Token::read_whole(env, value) }?
-        };
-        token.other = Some(String::from_utf16(&whole).ok());
-        Ok(token)
+        unsafe { with_utf16::<{ Token::INLINE }, _>(env, value, "the token", Token::from_units) }
     }
 }
 
-/// An encoded session from JS, as the UTF-8 bytes the store keeps. Read as UTF-16 (V8 copies a
-/// one-byte string out that way far faster than it encodes UTF-8) and narrowed here when ASCII, as
-/// the encoder's JSON almost always is (it escapes lone surrogates).
+/// An encoded session from JS, as the UTF-8 bytes the store keeps: read through [`with_utf16`] and
+/// narrowed when ASCII, as the encoder's JSON almost always is (it escapes lone surrogates).
 pub struct EncodedArg(Box<[u8]>);
 
 impl EncodedArg {
@@ -196,9 +200,9 @@ impl EncodedArg {
     const STACK_UNITS: usize = 4096;
 
     fn narrow(units: &[u16]) -> Box<[u8]> {
-        // Written without early exits so that both loops vectorize.
-        if units.iter().fold(0, |seen, &unit| seen | unit) < 0x80 {
+        if all_ascii(units) {
             let mut bytes = vec![0u8; units.len()].into_boxed_slice();
+            // A loop the compiler vectorizes.
             for (byte, &unit) in bytes.iter_mut().zip(units) {
                 *byte = unit as u8;
             }
@@ -211,46 +215,12 @@ impl EncodedArg {
     }
 }
 
-impl TypeName for EncodedArg {
-    fn type_name() -> &'static str {
-        "string"
-    }
-    fn value_type() -> ValueType {
-        ValueType::String
-    }
-}
-
-impl ValidateNapiValue for EncodedArg {}
+string_argument!(EncodedArg);
 
 impl FromNapiValue for EncodedArg {
     unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> Result<Self> {
-        // Not zeroed: an 8 KB memset would cost more than the copy; only what N-API wrote is read.
-        let mut units = std::mem::MaybeUninit::<[u16; EncodedArg::STACK_UNITS]>::uninit();
-        let mut written = 0usize;
-        // SAFETY: the buffer holds STACK_UNITS units and N-API writes at most that many.
-        let status = unsafe {
-            sys::napi_get_value_string_utf16(
-                env,
-                value,
-                units.as_mut_ptr().cast(),
-                EncodedArg::STACK_UNITS,
-                &mut written,
-            )
-        };
-        if status != sys::Status::napi_ok {
-            return Err(Error::new(
-                Status::StringExpected,
-                "the session must be a string",
-            ));
-        }
-        if written + 1 < EncodedArg::STACK_UNITS {
-            // SAFETY: N-API initialized the first `written` units (fewer than STACK_UNITS).
-            let units =
-                unsafe { std::slice::from_raw_parts(units.as_ptr().cast::<u16>(), written) };
-            return Ok(EncodedArg(EncodedArg::narrow(units)));
-        }
-        let whole = unsafe { Token::read_whole(env, value) }?;
-        Ok(EncodedArg(EncodedArg::narrow(&whole)))
+        let narrow = |units: &[u16]| EncodedArg(EncodedArg::narrow(units));
+        unsafe { with_utf16::<{ EncodedArg::STACK_UNITS }, _>(env, value, "the session", narrow) }
     }
 }
 
