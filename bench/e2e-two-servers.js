@@ -212,6 +212,22 @@ async function stopChild(child, exited) {
 }
 
 
+/** CPU time (user + system, every thread) process `pid` has used, in ms (Linux /proc). */
+function cpuMs(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8')
+  // Fields after the command name (which may hold spaces) in parentheses: utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND
+}
+const CLOCK_TICKS_PER_SECOND = 100 // sysconf(_SC_CLK_TCK) on Linux
+
+/** How many commands redis-server has run since it started (INFO commandstats, summed). */
+function redisCommands(redis) {
+  let calls = 0
+  for (const match of redis.cli('INFO', 'commandstats').matchAll(/calls=(\d+)/g)) calls += Number(match[1])
+  return calls
+}
+
 /** Boots two servers with `configuration`, drives both at once at each connection count, stops them. */
 async function measureConfiguration(configuration, { db, redis, redisPort, settings, log }) {
   redis.cli('FLUSHALL')
@@ -243,10 +259,19 @@ async function measureConfiguration(configuration, { db, redis, redisPort, setti
       log(`${configuration.id}: warm-up ${WARMUP_SECONDS} s on A and B at once, ${connections} connection(s) each`)
       await both(connections, WARMUP_SECONDS)
       log(`${configuration.id}: ${settings.seconds} s on A and B at once, ${connections} connection(s) each`)
+      const commandsBefore = redisCommands(redis)
+      const cpuBefore = servers.map((server) => cpuMs(server.child.pid))
       const [runA, runB] = await both(connections, settings.seconds)
+      const cpuAfter = servers.map((server) => cpuMs(server.child.pid))
+      const requests = runA.requests + runB.requests
       byConnections[connections] = {
         runs: { A: runA, B: runB },
         totalReqPerSec: runA.reqPerSec + runB.reqPerSec,
+        // Every command Redis ran meanwhile (lease PINGs, invalidation traffic included), per request.
+        redisCommandsPerRequest: (redisCommands(redis) - commandsBefore) / requests,
+        // CPU each server process used (all its threads) per request it answered: what a request costs,
+        // whatever the two shared cores' scheduling did to req/s.
+        cpuMsPerRequest: { A: (cpuAfter[0] - cpuBefore[0]) / runA.requests, B: (cpuAfter[1] - cpuBefore[1]) / runB.requests },
         failures: [runA, runB].reduce((n, r) => n + r.errors + r.timeouts + r.non2xx + r.mismatches, 0),
       }
     }
@@ -272,6 +297,8 @@ function summarize(rounds) {
     byConnections[connections] = {
       runs,
       totalReqPerSec: median(each.map((e) => e.totalReqPerSec)),
+      redisCommandsPerRequest: median(each.map((e) => e.redisCommandsPerRequest)),
+      cpuMsPerRequest: { A: median(each.map((e) => e.cpuMsPerRequest.A)), B: median(each.map((e) => e.cpuMsPerRequest.B)) },
       failures: each.reduce((n, e) => n + e.failures, 0),
     }
   }
@@ -281,16 +308,17 @@ function summarize(rounds) {
 function renderTable(rows) {
   const fmt = (value, digits) => (Number.isFinite(value) ? value.toFixed(digits) : '—')
   const lines = [
-    '| configuration (both servers) | connections per server | total req/s (A + B) | median ms A / B | p99 ms A / B | errors |',
-    '|---|---:|---:|---:|---:|---:|',
+    '| configuration (both servers) | connections per server | total req/s (A + B) | median ms A / B | p99 ms A / B | server CPU ms per request A / B | Redis commands per request | errors |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
   ]
   for (const row of rows) {
     for (const connections of CONNECTIONS) {
-      const { runs, totalReqPerSec, failures } = row.result.byConnections[connections]
+      const { runs, totalReqPerSec, redisCommandsPerRequest, cpuMsPerRequest, failures } = row.result.byConnections[connections]
       const { A, B } = runs
       lines.push(
         `| ${row.label} | ${connections} | ${fmt(totalReqPerSec, 0)} | ${fmt(A.latencyMedianMs, 2)} / ${fmt(B.latencyMedianMs, 2)} | ` +
-          `${fmt(A.latencyP99Ms, 1)} / ${fmt(B.latencyP99Ms, 1)} | ${failures} |`,
+          `${fmt(A.latencyP99Ms, 1)} / ${fmt(B.latencyP99Ms, 1)} | ${fmt(cpuMsPerRequest.A, 2)} / ${fmt(cpuMsPerRequest.B, 2)} | ` +
+          `${fmt(redisCommandsPerRequest, 2)} | ${failures} |`,
       )
     }
   }
