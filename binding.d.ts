@@ -18,6 +18,13 @@ export declare class NativeStore {
   hitMeta(): ArrayBuffer
   /** An Int32Array's memory: the store's slot table (see generation.rs), shared by every thread. */
   slotTable(): ArrayBuffer
+  /**
+   * A Uint8Array's memory: the store's per-fingerprint key counts (see presence.rs); a zero
+   * answers a miss in JS. Keys are tokens only without a Redis tier (with one, they are hashes).
+   */
+  presence(): ArrayBuffer
+  /** Counts misses the presence counts answered in JS. */
+  addMisses(misses: number): void
   /** The first value of `hitMeta()` as Rust sees it: proves JS writes reach the same memory. */
   probeHitMeta(): number
   /** Counts hits the near cache answered without calling the store. */
@@ -93,6 +100,12 @@ export declare function monotonicNowMs(): number
 
 /** Milliseconds in a `ttl` string such as `'1h'`; throws a TypeError naming the problem. */
 export declare function parseTtl(text: string): number
+
+/** How many trailing characters of a token the presence fingerprint mixes (src/presence.rs). */
+export declare const PRESENCE_FINGERPRINT_CHARS: number
+
+/** The presence fingerprint of a string's UTF-8 bytes: lets a test hold JS's computation to Rust's. */
+export declare function presenceFingerprint(text: string): number
 
 /** The Redis tier's options, as validated by the JS class. */
 export interface RedisOptions {

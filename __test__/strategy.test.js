@@ -2,6 +2,8 @@
 
 const { Logger } = require('@vendure/core')
 const { NativeSessionCacheStrategy } = require('..')
+const { fingerprint } = require('../lib/presence.js')
+const { presenceFingerprint } = require('../lib/native.js').native()
 const f = require('./fixtures')
 
 const cacheWith = (label, options = {}) => new NativeSessionCacheStrategy({ name: f.storeName(label), ...options })
@@ -557,3 +559,37 @@ describe('clear and delete', () => {
     expect(cache.get(fresh.token)).toStrictEqual(fresh)
   })
 })
+
+describe('misses answered without a call into the store', () => {
+  test("JS's presence fingerprint of a token is the one Rust computes of the stored key", () => {
+    const tokens = [
+      '', 'a', 'abcde', 'abcdef', 'abcdefg', f.newToken(), f.newToken(), '$2b$10$N9qo8uLOickgx2ZMRZoMye',
+      'base64+/token==', 'éèê-tail01', '\u2603'.repeat(10) + 'abcdef', ...Array.from({ length: 200 }, f.newToken),
+    ]
+    for (const token of tokens) expect(fingerprint(token)).toBe(presenceFingerprint(token))
+    // A tail that is not ASCII: JS cannot tell (its characters are not the key's bytes), so it asks the store.
+    expect(fingerprint('abcde\u00e9')).toBe(-1)
+  })
+
+  test('every miss is counted, whichever way it was answered', () => {
+    const cache = cacheWith('presence-misses')
+    const session = f.customerSession()
+    cache.set(session)
+    for (let i = 0; i < 3000; i++) cache.get(f.newToken())
+    cache.get(`${session.token.slice(0, -6)}zzzzzz`) // possibly the same bucket as nothing: either way a miss
+    expect(cache.stats()).toMatchObject({ misses: 3001, hits: 0 })
+    expect(cache.get(session.token)).toBe(session)
+    cache.delete(session.token)
+    expect(cache.get(session.token)).toBeUndefined()
+    expect(cache.stats()).toMatchObject({ misses: 3002, hits: 1 })
+  })
+
+  test('a token whose tail is not ASCII is still found, and still missed', () => {
+    const [writer, reader] = writerAndReader('presence-unicode')
+    const session = f.customerSession('jeton-\u00e9t\u00e9-\u2603')
+    writer.set(session)
+    expect(reader.get(session.token)).toStrictEqual(session)
+    expect(reader.get('jeton-\u00e9t\u00e9-\u2604')).toBeUndefined()
+  })
+})
+

@@ -15,8 +15,8 @@ const WORKER = path.join(__dirname, 'helpers', 'cache-worker.js')
 const comparable = (s) => s && { ...s, expires: s.expires.getTime() }
 
 /** A worker holding a strategy on store `name`, answering `{ op, arg }` requests one at a time. */
-function startWorker(name) {
-  const worker = new Worker(WORKER, { workerData: { name } })
+function startWorker(name, maxEntries) {
+  const worker = new Worker(WORKER, { workerData: { name, maxEntries } })
   let next = 0
   const pending = new Map()
   worker.on('message', ({ id, result, error }) => {
@@ -80,6 +80,32 @@ describe('worker_threads share one store', () => {
     const [ra, rb] = await Promise.all([a.call('churn', { rounds, seed: 1 }), b.call('churn', { rounds, seed: 2 })])
     for (const r of [ra, rb]) expect(r.wrongAnswers).toBe(0)
     expect(main.stats().entries).toBeLessThanOrEqual(1000)
+  })
+
+  test('a get never misses a session whose set returned in another thread before it, nor serves one deleted before it', async () => {
+    // The history check for answers made without a call into the store: a miss answered from the
+    // presence counts, a hit from the near cache. One thread sets then deletes thousands of fresh
+    // sessions in order and publishes how far it got; the other gets them meanwhile.
+    // A store of its own, large enough that no eviction explains a miss.
+    const n = 20_000
+    const own = f.storeName('sequence')
+    const [writer, reader] = [startWorker(own, 50_000), startWorker(own, 50_000)]
+    const buffer = new SharedArrayBuffer(8)
+    const prefix = `seq-${Date.now()}`
+    let result
+    try {
+      await Promise.all([writer.call('ping'), reader.call('ping')])
+      const checking = reader.call('checkSequence', { buffer, n, prefix })
+      await writer.call('publishSequence', { buffer, n, prefix })
+      result = await checking
+    } finally {
+      await writer.stop()
+      await reader.stop()
+    }
+    const { checks, violations, violationCount } = result
+    expect(violations).toEqual([])
+    expect(violationCount).toBe(0)
+    expect(checks).toBeGreaterThan(1000)
   })
 
   test('a worker that loads the addon and exits leaves the others working', async () => {

@@ -6,10 +6,12 @@ const { parseOptions, redactOptions } = require('./options.js')
 const { encodeExactSession, decodeSession, TOO_LARGE } = require('./encoding.js')
 const log = require('./logger.js')
 const { NearCache } = require('./near-cache.js')
+const { Presence } = require('./presence.js')
 const { peerProcessEvidence } = require('./deployment.js')
 
-/** Near-cache hits are counted here and added to the store's `hits` in batches of this many. */
-const HIT_FLUSH_BATCH = 1024
+/** Hits the near cache answered, and misses the presence counts answered, are counted here and added
+ * to the store's counters in batches of this many. */
+const COUNT_FLUSH_BATCH = 1024
 const EMPTY_STATS = Object.freeze({
   hits: 0, misses: 0, sets: 0, deletes: 0, rejected: 0, evictions: 0, expirations: 0, clears: 0,
   replaced: 0, reclaimed: 0, dropped: 0, entries: 0, bytes: 0,
@@ -89,6 +91,9 @@ class NativeSessionCacheStrategy {
   /** @type {Float64Array | null} where the store leaves a hit's slot, generation, epoch and deadline */
   #hitMeta = null
   #pendingHits = 0
+  #pendingMisses = 0
+  /** @type {Presence | null} the store's key counts, without Redis (its keys are then the tokens) */
+  #presence = null
   /** Whether init() connected the store's Redis tier. */
   #redisOn = false
   /** The tier's trust as this thread last logged it. */
@@ -121,7 +126,10 @@ class NativeSessionCacheStrategy {
     }
     this.#storeId = store.id
     this.#hitMeta = new Float64Array(store.hitMeta())
-    this.#near = nearCacheSize > 0 && this.#sharesMemoryWith(store) ? new NearCache(nearCacheSize, new Int32Array(store.slotTable())) : null
+    const shared = this.#sharesMemoryWith(store)
+    this.#near = nearCacheSize > 0 && shared ? new NearCache(nearCacheSize, new Int32Array(store.slotTable())) : null
+    // With Redis the store's keys are keyed hashes of the tokens, not the tokens.
+    this.#presence = shared && this.#options.redis === undefined ? new Presence(new Uint8Array(store.presence())) : null
     return store
   }
 
@@ -136,10 +144,14 @@ class NativeSessionCacheStrategy {
     return shared
   }
 
-  #flushHits() {
+  #flushCounts() {
     if (this.#pendingHits > 0) {
       this.#store?.addHits(this.#pendingHits)
       this.#pendingHits = 0
+    }
+    if (this.#pendingMisses > 0) {
+      this.#store?.addMisses(this.#pendingMisses)
+      this.#pendingMisses = 0
     }
   }
 
@@ -217,12 +229,13 @@ class NativeSessionCacheStrategy {
   }
 
   destroy() {
-    this.#flushHits()
+    this.#flushCounts()
     // Lets go of the Redis tier too; the last strategy using it stops its thread here.
     this.#store?.close()
     this.#store = undefined
     this.#storeId = -1
     this.#near = null
+    this.#presence = null
     this.#redisOn = false
   }
 
@@ -303,9 +316,15 @@ class NativeSessionCacheStrategy {
     if (near !== null) {
       const session = near.lookup(sessionToken)
       if (session !== undefined) {
-        if (++this.#pendingHits >= HIT_FLUSH_BATCH) this.#flushHits()
+        if (++this.#pendingHits >= COUNT_FLUSH_BATCH) this.#flushCounts()
         return session
       }
+    }
+    const presence = this.#presence
+    if (presence !== null && !presence.mayHold(sessionToken)) {
+      // No stored key has its fingerprint: a miss, without a call into the store.
+      if (++this.#pendingMisses >= COUNT_FLUSH_BATCH) this.#flushCounts()
+      return undefined
     }
     // storeGet finds nothing for a token with a lone surrogate (see set()); neither may Redis.
     const encoded = storeGet(this.#storeId, sessionToken)
@@ -347,7 +366,7 @@ class NativeSessionCacheStrategy {
 
   /** Counters and sizes of the store, shared by every strategy with the same name in this process. */
   stats() {
-    this.#flushHits()
+    this.#flushCounts()
     // Never reopens: reading figures after destroy() must not create a store nobody closes.
     const stats = this.#store?.stats() ?? EMPTY_STATS
     const result = { ...stats, nearCacheEntries: this.#near?.size ?? 0 }

@@ -241,6 +241,16 @@ pub const VENDURE_CALL_LIMIT_MS: u32 = crate::redis::config::VENDURE_CALL_LIMIT.
 #[napi]
 pub const SLOT_GENERATION_MASK: u32 = crate::generation::GENERATION_MASK;
 
+/// How many trailing characters of a token the presence fingerprint mixes (src/presence.rs).
+#[napi]
+pub const PRESENCE_FINGERPRINT_CHARS: u32 = crate::presence::FINGERPRINT_CHARS as u32;
+
+/// The presence fingerprint of a string's UTF-8 bytes: lets a test hold JS's computation to Rust's.
+#[napi]
+pub fn presence_fingerprint(text: String) -> u32 {
+    crate::presence::fingerprint(text.as_bytes())
+}
+
 /// The CLOCK reference bit of a slot-table word (the sign bit of an `Int32Array` element).
 #[napi]
 pub const SLOT_REFERENCED_BIT: i32 = crate::generation::REFERENCED as i32;
@@ -371,6 +381,28 @@ impl NativeStore {
         let (ptr, len) = table.as_bytes_ptr();
         // SAFETY: the buffer's finalizer holds the table (not the store, which `close` may free at once).
         unsafe { ArrayBuffer::from_external(env, ptr, len, table, |_, table| drop(table)) }
+    }
+
+    /// A Uint8Array's memory: the store's per-fingerprint key counts (see presence.rs); a zero
+    /// answers a miss in JS. Keys are tokens only without a Redis tier (with one, they are hashes).
+    #[napi]
+    pub fn presence<'env>(&self, env: &'env Env) -> Result<ArrayBuffer<'env>> {
+        let presence = self
+            .store
+            .as_ref()
+            .map(|store| Arc::clone(store.presence()))
+            .ok_or_else(|| Error::new(Status::GenericFailure, "the store is closed"))?;
+        let (ptr, len) = presence.as_bytes_ptr();
+        // SAFETY: the buffer's finalizer holds the counts (not the store, which `close` may free at once).
+        unsafe { ArrayBuffer::from_external(env, ptr, len, presence, |_, presence| drop(presence)) }
+    }
+
+    /// Counts misses the presence counts answered in JS.
+    #[napi(catch_unwind)]
+    pub fn add_misses(&self, misses: u32) {
+        if let Some(store) = &self.store {
+            store.add_misses(u64::from(misses));
+        }
     }
 
     /// The first value of `hitMeta()` as Rust sees it: proves JS writes reach the same memory.

@@ -7,6 +7,7 @@ pub mod duration;
 pub mod expiry;
 pub mod generation;
 pub mod policy;
+pub mod presence;
 pub mod redis;
 pub mod registry;
 pub mod shared_tier;

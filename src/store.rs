@@ -16,6 +16,7 @@ use crate::counters::StripedCounter;
 use crate::expiry::{deadline_ms, DeadlineIndex};
 use crate::generation::SlotTable;
 use crate::policy::{ClockRing, Verdict};
+use crate::presence::Presence;
 use crate::time::TimeSource;
 use dashmap::DashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -188,6 +189,8 @@ pub struct Store {
     map: DashMap<Key, Entry, ahash::RandomState>,
     /// Shared with the ArrayBuffers near caches read, which may outlive the store until GC.
     table: Arc<SlotTable>,
+    /// Per-fingerprint key counts JS reads to answer misses without a call (see presence.rs).
+    presence: Arc<Presence>,
     writer: Mutex<Writer>,
     /// Mirrors of the writer's figures, readable without its lock.
     bytes: AtomicUsize,
@@ -210,6 +213,7 @@ impl Store {
             config,
             map: DashMap::with_hasher(ahash::RandomState::new()),
             table: Arc::new(SlotTable::new(config.max_entries)),
+            presence: Arc::new(Presence::new(config.max_entries)),
             writer: Mutex::new(Writer {
                 ring: ClockRing::with_capacity(config.max_entries),
                 deadlines: DeadlineIndex::default(),
@@ -283,6 +287,16 @@ impl Store {
     /// The generation table that near caches check.
     pub fn slot_table(&self) -> &Arc<SlotTable> {
         &self.table
+    }
+
+    /// The per-fingerprint key counts that answer misses in JS.
+    pub fn presence(&self) -> &Arc<Presence> {
+        &self.presence
+    }
+
+    /// Counts misses answered without reaching the store (by its presence counts).
+    pub fn add_misses(&self, n: u64) {
+        self.counters.misses.add(n);
     }
 
     pub fn set(
@@ -409,7 +423,11 @@ impl Store {
             None => {
                 let key: Key = Arc::from(key);
                 match writer.ring.insert(Arc::clone(&key), &self.table) {
-                    Some(slot) => (slot, key),
+                    Some(slot) => {
+                        // Counted before it can be found: see presence.rs on ordering.
+                        self.presence.add(&key);
+                        (slot, key)
+                    }
                     None => return Err(SetOutcome::TooLarge),
                 }
             }
@@ -591,6 +609,7 @@ impl Store {
 
     /// Releases what a removed entry held and counts why it went.
     fn forget(&self, writer: &mut Writer, key: &str, entry: &Entry, why: Removal) {
+        self.presence.remove(key);
         self.table.invalidate(entry.slot);
         writer.ring.remove(entry.slot);
         writer.bytes -= entry.charge(key);
@@ -638,6 +657,50 @@ mod tests {
     }
 
     const FILL_DEADLINE: u64 = NOW + 60_000;
+
+    /// The presence counts say "absent" for exactly the keys the map does not hold (these keys'
+    /// tails fall in distinct buckets), through every way a key leaves: eviction, delete, rejection,
+    /// expiry, and reclaim after a clear.
+    #[test]
+    fn presence_counts_follow_every_way_a_key_leaves() {
+        let key = |i: usize| format!("token-{i:06}");
+        let present = |s: &Store, i: usize| s.presence().may_hold(&key(i));
+        let (s, time) = store(4, 1 << 20, None);
+        for i in 0..5 {
+            assert_eq!(put(&s, &key(i), "v"), SetOutcome::Stored);
+        }
+        // Five sets into four entries: one evicted.
+        let held: Vec<usize> = (0..5).filter(|&i| get(&s, &key(i)).is_some()).collect();
+        assert_eq!(held.len(), 4);
+        for i in 0..5 {
+            assert_eq!(present(&s, i), held.contains(&i), "key {i}");
+        }
+        s.delete(&key(held[0]));
+        s.reject(&key(held[1]));
+        assert!(!present(&s, held[0]) && !present(&s, held[1]));
+        // An overwrite does not count a key twice: one delete makes it absent again.
+        put(&s, &key(held[2]), "w");
+        s.delete(&key(held[2]));
+        assert!(!present(&s, held[2]));
+        // Expiry.
+        s.set(
+            &key(10),
+            b"v".as_slice().into(),
+            (NOW + 1_000) as f64 / 1000.0,
+            FAR_MS,
+        );
+        assert!(present(&s, 10));
+        time.advance(5_000);
+        s.expire_due(100);
+        assert!(!present(&s, 10));
+        // A clear leaves dead entries counted (a store lookup answers them) until they are reclaimed.
+        put(&s, &key(11), "v");
+        s.clear();
+        assert!(present(&s, 11));
+        let mut cursor = 0;
+        while !s.reclaim(&mut cursor, 2) {}
+        assert!(!present(&s, 11) && !present(&s, held[3]));
+    }
 
     fn fill(store: &Store, key: &str, value: &str, ticket: FillTicket) -> bool {
         store.fill(key, value.as_bytes().into(), FILL_DEADLINE, ticket)
