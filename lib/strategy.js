@@ -312,14 +312,17 @@ class NativeSessionCacheStrategy {
 
   get(sessionToken) {
     if (typeof sessionToken !== 'string') return undefined
-    const near = this.#near
-    if (near !== null) {
-      const session = near.lookup(sessionToken)
-      if (session !== undefined) {
-        if (++this.#pendingHits >= COUNT_FLUSH_BATCH) this.#flushCounts()
-        return session
-      }
+    // The hot path, kept small so that V8 inlines it whole: a near hit returns without a call.
+    const session = this.#near?.lookup(sessionToken)
+    if (session !== undefined) {
+      if (++this.#pendingHits >= COUNT_FLUSH_BATCH) this.#flushCounts()
+      return session
     }
+    return this.#getBeyondNearCache(sessionToken)
+  }
+
+  /** A get the near cache could not answer: the presence counts, the store, then Redis. */
+  #getBeyondNearCache(sessionToken) {
     const presence = this.#presence
     if (presence !== null && !presence.mayHold(sessionToken)) {
       // No stored key has its fingerprint: a miss, without a call into the store.
@@ -332,9 +335,10 @@ class NativeSessionCacheStrategy {
       return this.#redisOn && sessionToken.isWellFormed() ? this.#getFromRedis(this.#store, sessionToken) : undefined
     }
     const session = decodeSession(encoded, sessionToken)
-    near?.remember(sessionToken, session, this.#hitMeta)
+    this.#near?.remember(sessionToken, session, this.#hitMeta)
     return session
   }
+
 
   /** A local miss: one Redis GET (the binding fills the local store on a hit). Never rejects. */
   #getFromRedis(store, sessionToken) {
