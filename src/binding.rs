@@ -373,28 +373,40 @@ impl NativeStore {
     /// An Int32Array's memory: the store's slot table (see generation.rs), shared by every thread.
     #[napi]
     pub fn slot_table<'env>(&self, env: &'env Env) -> Result<ArrayBuffer<'env>> {
-        let table = self
-            .store
-            .as_ref()
-            .map(|store| Arc::clone(store.slot_table()))
-            .ok_or_else(|| Error::new(Status::GenericFailure, "the store is closed"))?;
-        let (ptr, len) = table.as_bytes_ptr();
-        // SAFETY: the buffer's finalizer holds the table (not the store, which `close` may free at once).
-        unsafe { ArrayBuffer::from_external(env, ptr, len, table, |_, table| drop(table)) }
+        self.shared_buffer(
+            env,
+            |store| Arc::clone(store.slot_table()),
+            |table| table.as_bytes_ptr(),
+        )
     }
 
     /// A Uint8Array's memory: the store's per-fingerprint key counts (see presence.rs); a zero
     /// answers a miss in JS. Keys are tokens only without a Redis tier (with one, they are hashes).
     #[napi]
     pub fn presence<'env>(&self, env: &'env Env) -> Result<ArrayBuffer<'env>> {
-        let presence = self
+        self.shared_buffer(
+            env,
+            |store| Arc::clone(store.presence()),
+            |counts| counts.as_bytes_ptr(),
+        )
+    }
+
+    /// An ArrayBuffer over memory the store shares with JS. Its finalizer holds `part` (not the
+    /// store, which `close` may free at once), so the memory outlives the buffer.
+    fn shared_buffer<'env, T: Send + Sync + 'static>(
+        &self,
+        env: &'env Env,
+        part: impl FnOnce(&crate::store::Store) -> Arc<T>,
+        bytes: impl FnOnce(&T) -> (*mut u8, usize),
+    ) -> Result<ArrayBuffer<'env>> {
+        let shared = self
             .store
             .as_ref()
-            .map(|store| Arc::clone(store.presence()))
+            .map(|store| part(store))
             .ok_or_else(|| Error::new(Status::GenericFailure, "the store is closed"))?;
-        let (ptr, len) = presence.as_bytes_ptr();
-        // SAFETY: the buffer's finalizer holds the counts (not the store, which `close` may free at once).
-        unsafe { ArrayBuffer::from_external(env, ptr, len, presence, |_, presence| drop(presence)) }
+        let (ptr, len) = bytes(&shared);
+        // SAFETY: the finalizer owns `shared`, which owns the memory at `ptr`.
+        unsafe { ArrayBuffer::from_external(env, ptr, len, shared, |_, shared| drop(shared)) }
     }
 
     /// Counts misses the presence counts answered in JS.
