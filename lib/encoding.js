@@ -154,17 +154,31 @@ function writeObject(object, walk) {
   }
   const problem = shapeProblem(object, walk)
   if (problem) return problem
-  return writeProperties(object, walk)
+  return writeProperties(object, walk, undefined)
 }
 
-/** Writes `{...}` of an object's own properties, each read once. */
-function writeProperties(object, walk) {
+/**
+ * Writes `{...}` of an object's own properties, each read once. For the session itself
+ * (`expiresJson` given), `token` is written as the placeholder 0 and `expires` as `expiresJson`, each
+ * in its place; if either is not an own property (inherited), it goes last, as a spread would put it.
+ */
+function writeProperties(object, walk, expiresJson) {
   const names = Object.keys(object)
   walk.json += '{'
   const { keys } = walk
   let first = true
+  let wroteToken = false
+  let wroteExpires = false
   for (let n = 0; n < names.length; n++) {
     const key = names[n]
+    if (expiresJson !== undefined && (key === 'token' || key === 'expires')) {
+      const isToken = key === 'token'
+      walk.json += (first ? quoteAsKey(key) : quoteAsLaterKey(key)) + (isToken ? '0' : expiresJson)
+      if (isToken) wroteToken = true
+      else wroteExpires = true
+      first = false
+      continue
+    }
     const child = object[key]
     // An undefined property is dropped by JSON, which is what absent means: allowed.
     if (child === undefined) continue
@@ -175,47 +189,10 @@ function writeProperties(object, walk) {
     keys.pop()
     if (found) return found
   }
-  return walk.append('}')
-}
-
-/**
- * The session's own properties, as `writeProperties`, but `token` written as the placeholder 0 and
- * `expires` as `expiresJson`, each in its place; if either is not an own property (inherited), it
- * goes last, as a spread would put it.
- */
-function writeSessionProperties(session, walk, expiresJson) {
-  const names = Object.keys(session)
-  walk.json += '{'
-  const { keys } = walk
-  let first = true
-  let wroteToken = false
-  let wroteExpires = false
-  for (let n = 0; n < names.length; n++) {
-    const key = names[n]
-    let json
-    if (key === 'token') {
-      json = '0'
-      wroteToken = true
-    } else if (key === 'expires') {
-      json = expiresJson
-      wroteExpires = true
-    }
-    if (json !== undefined) {
-      walk.json += (first ? quoteAsKey(key) : quoteAsLaterKey(key)) + json
-      first = false
-      continue
-    }
-    const child = session[key]
-    if (child === undefined) continue
-    walk.json += first ? quoteAsKey(key) : quoteAsLaterKey(key)
-    first = false
-    keys.push(key)
-    const found = writeValue(child, walk)
-    keys.pop()
-    if (found) return found
+  if (expiresJson !== undefined) {
+    if (!wroteToken) walk.json += (first ? '' : ',') + '"token":0'
+    if (!wroteExpires) walk.json += ',"expires":' + expiresJson
   }
-  if (!wroteToken) walk.json += (first ? '' : ',') + '"token":0'
-  if (!wroteExpires) walk.json += ',"expires":' + expiresJson
   return walk.append('}')
 }
 
@@ -254,7 +231,7 @@ function encodeExactSession(session, maxChars) {
   walk.ancestors.push(session)
   let problem
   try {
-    problem = shapeProblem(session, walk) ?? writeSessionProperties(session, walk, String(expiresMs))
+    problem = shapeProblem(session, walk) ?? writeProperties(session, walk, String(expiresMs))
   } finally {
     walk.ancestors.length = 0 // holds no session once done
     idleWalk = walk
