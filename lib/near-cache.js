@@ -44,6 +44,11 @@ class Generations {
     }
     this.young.set(token, entry)
   }
+
+  forget(token) {
+    this.young.delete(token)
+    this.old.delete(token)
+  }
 }
 
 /**
@@ -114,8 +119,7 @@ class NearCache {
       if (promote) shard.keep(token, entry)
       return entry.session
     }
-    shard.young.delete(token)
-    shard.old.delete(token)
+    shard.forget(token)
     return undefined
   }
 
@@ -125,9 +129,7 @@ class NearCache {
   }
 
   forget(token) {
-    const shard = this.#shard(token)
-    shard.young.delete(token)
-    shard.old.delete(token)
+    this.#shard(token).forget(token)
   }
 
   reset() {

@@ -298,14 +298,13 @@ class NativeSessionCacheStrategy {
       // This thread's next get of it returns this very object, as InMemorySessionCacheStrategy does
       // (replacing what the near cache held for it).
       this.#near?.remember(token, session, this.#hitMeta)
-      if (this.#redisOn) return store.redisSet(token, encoded, session.cacheExpiry, expiresMs).then(this.#noteWrite)
-      return
-    }
-    // Whatever the near cache held for it is no longer current (the store's generation moved too).
-    this.#near?.forget(token)
-    if (result === SetResult.TooLarge) {
-      tooLarge()
-      return this.#redisOn ? store.redisDelete(token).then(this.#noteWrite) : undefined
+    } else {
+      // Whatever the near cache held for it is no longer current (the store's generation moved too).
+      this.#near?.forget(token)
+      if (result === SetResult.TooLarge) {
+        tooLarge()
+        return this.#redisOn ? store.redisDelete(token).then(this.#noteWrite) : undefined
+      }
     }
     if (this.#redisOn) return store.redisSet(token, encoded, session.cacheExpiry, expiresMs).then(this.#noteWrite)
   }
