@@ -41,14 +41,10 @@ function currentPlatformKey() {
   return `${platform}-${arch}`
 }
 
-/** Where this platform's binary would be: in the package itself, or in its platform package. */
+/** This platform's binary in the package, if the package carries it (the release carries every one). */
 function binaryPresent(key) {
-  if (fs.existsSync(path.join(PACKAGE_ROOT, `${napi.binaryName}.${key}.node`))) return `${napi.binaryName}.${key}.node`
-  try {
-    return path.dirname(require.resolve(`${PACKAGE_NAME}-${key}/package.json`))
-  } catch {
-    return undefined
-  }
+  const file = `${napi.binaryName}.${key}.node`
+  return fs.existsSync(path.join(PACKAGE_ROOT, file)) ? file : undefined
 }
 
 /**
@@ -74,10 +70,10 @@ function loadFailureMessage(error) {
     lines.push(`${PACKAGE_NAME} ${PACKAGE_VERSION}: its native binary for ${key} (${present}) failed to load on ${where}: ${detail}`)
   } else if (SUPPORTED.includes(key)) {
     lines.push(
-      `${PACKAGE_NAME} ${PACKAGE_VERSION}: no native binary for ${key} is installed (${where}). ` +
-        `It is built for this platform, in the package ${PACKAGE_NAME}-${key}, which npm installs as an optional dependency: ` +
-        'an install with --no-optional / --omit=optional, or node_modules copied from another platform (a Docker image built ' +
-        'from a host node_modules), leaves it out. Install again on this platform, with optional dependencies.',
+      `${PACKAGE_NAME} ${PACKAGE_VERSION}: this copy of the package has no native binary for ${key} (${where}). ` +
+        'The release tarball carries the binary of every platform below; a tarball packed after `npm run build` on one ' +
+        "machine carries that machine's only (a build on macOS has no Linux binary for a Docker image). " +
+        'Install the release tarball, or pack it on this platform.',
     )
   } else {
     lines.push(`${PACKAGE_NAME} ${PACKAGE_VERSION} has no native binary for ${where} (platform '${key}').`)
@@ -85,7 +81,7 @@ function loadFailureMessage(error) {
   lines.push(`It is built for: ${SUPPORTED.join(', ')}.`)
   lines.push(
     'To run it here, build it from source: in a clone of the repository, with a Rust toolchain (https://rustup.rs), ' +
-      '`npm ci && npm run build && npm pack`, then `npm install` the .tgz it writes (see the README, "Other platforms"); ' +
+      '`npm ci && npm run build && npm pack`, then `npm install` the .tgz it writes (see the README, "Building from source"); ' +
       'or run on one of the platforms above (in Docker, an image of one of them).',
   )
   return lines.join('\n')

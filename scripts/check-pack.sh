@@ -11,7 +11,7 @@ tarball="$(npm pack --silent --pack-destination "$work" | tail -n 1)"
 contents="$(tar -tzf "$work/$tarball")"
 grep -qx 'package/vendure-native-session-cache.linux-x64-gnu.node' <<<"$contents" \
   || { echo "the tarball holds no linux-x64 binary"; exit 1; }
-for doc in README.md SECURITY.md LICENSE DESIGN.md BENCHMARKS.md; do
+for doc in README.md SECURITY.md LICENSE DESIGN.md BENCHMARKS.md CHANGELOG.md; do
   grep -qx "package/$doc" <<<"$contents" || { echo "the tarball lacks $doc"; exit 1; }
 done
 
