@@ -54,17 +54,35 @@ export declare class NativeStore {
   redisGet(token: string): object
   /**
    * Stores the encoded session (without its token) in Redis until its deadline, and tells the
-   * other instances. Resolves with whether Redis took it, once it answered or the timeout passed;
-   * never rejects.
+   * other instances: after `storeSet(..., writeThrough = true)`, which marked the write pending.
+   * Resolves with whether Redis took it, once it answered or the timeout passed; never rejects.
    */
   redisSet(token: string, encoded: string, cacheExpiryS: number, expiresMs: number): object
   /**
-   * Deletes `token`'s session in Redis and tells the other instances; resolves with whether Redis
-   * took it (if not, the tier bumps the namespace when Redis is back); never rejects.
+   * Deletes `token`'s session in Redis and tells the other instances, after a
+   * `storeSet(..., writeThrough = true)` that did not keep it (which marked the write pending);
+   * resolves with whether Redis took it (if not, the tier bumps the namespace when Redis is back);
+   * never rejects.
    */
   redisDelete(token: string): object
-  /** Makes every session in Redis unreachable and tells the other instances; never rejects. */
-  redisClear(): object
+  /**
+   * Deletes `token`'s session here and in Redis, and tells the other instances. The local delete
+   * and its "write pending" fence are one step under the store's writer lock, so no thread's read of
+   * Redis sent before the Redis delete lands fills the session back. Resolves with whether Redis
+   * took it (if not, the tier bumps the namespace when Redis is back); never rejects.
+   */
+  deleteThrough(token: string): object
+  /**
+   * Drops a session the caller refused to store, here and in Redis (an older value there must
+   * not outlive it), fenced as `deleteThrough` is; counts the refusal.
+   */
+  rejectThrough(token: string): object
+  /**
+   * Makes every session unreachable here and in Redis, and tells the other instances. The local
+   * clear and its fence are one step: until the namespace bump is acknowledged no read of Redis
+   * fills the store, and reads sent before then never do. Never rejects.
+   */
+  clearThrough(): object
   /**
    * A Float64Array's memory: `[lease end]` in `monotonicNowMs()` milliseconds (0 when revoked),
    * the bound near caches check before serving (src/redis/lease.rs). Null without a tier.
@@ -209,9 +227,11 @@ export interface StoreOptions {
 
 /**
  * Stores the encoded session; when stored, where it went is in the store's `hitMeta()` (the
- * near cache keeps the very object that was set).
+ * near cache keeps the very object that was set). With `write_through` (the Redis tier is on), the
+ * write is also marked pending in the same step, and the caller must then call `redisSet` (or
+ * `redisDelete` when it was not kept), which settles it.
  */
-export declare function storeSet(id: number, token: string, encoded: string, cacheExpiryS: number, expiresMs: number): SetResult
+export declare function storeSet(id: number, token: string, encoded: string, cacheExpiryS: number, expiresMs: number, writeThrough: boolean): SetResult
 
 /** Store-wide counters and sizes. */
 export interface StoreStats {

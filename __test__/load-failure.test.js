@@ -54,7 +54,7 @@ test('a built-for platform whose binary this copy lacks (Linux arm64, musl): nam
 test('a platform it is not built for (FreeBSD): says so, lists what it is built for, and how to build it', () => {
   const failure = loadFailure(pretend('platform', 'freebsd'))
   const [first, second, third] = failure.message.split('\n')
-  expect(first).toMatch(/has no native binary for freebsd x64, Node v\d+.* \(platform 'freebsd-x64'\)\.$/)
+  expect(first).toMatch(new RegExp(`has no native binary for freebsd ${process.arch}, Node v\\d+.* \\(platform 'freebsd-${process.arch}'\\)\\.$`))
   expect(second).toBe(`It is built for: ${SUPPORTED.join(', ')}.`)
   expect(third).toMatch(/build it from source/)
 })

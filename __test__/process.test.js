@@ -22,7 +22,11 @@ test('a process that creates a strategy and returns exits on its own: the sweepe
   `)
   expect(stderr).toBe('')
   expect(status).toBe(0)
-  expect(seconds).toBeLessThan(5)
+  // Against a process that only loads the package: the same start-up cost on this machine (or under
+  // an emulator, ten times slower), so what is left is what the strategy kept the process alive for.
+  const baseline = runNode(`require('.')`)
+  expect(baseline.status).toBe(0)
+  expect(seconds - baseline.seconds).toBeLessThan(3)
 })
 
 test('workers that alone load the addon and exit, 50 times, crash nothing (napi-rs #3443)', () => {

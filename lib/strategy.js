@@ -286,14 +286,16 @@ class NativeSessionCacheStrategy {
       )
     if (inexact !== null) {
       this.#near?.forget(token)
-      store.reject(token)
       if (inexact.problem === TOO_LARGE) tooLarge()
       else log.warn(`session not cached: ${inexact.path}: ${inexact.problem}`)
-      // An older value in Redis must not outlive this one.
-      return this.#redisOn ? store.redisDelete(token).then(this.#noteWrite) : undefined
+      // An older value in Redis must not outlive this one: dropped there too, in one native call.
+      if (this.#redisOn) return store.rejectThrough(token).then(this.#noteWrite)
+      store.reject(token)
+      return
     }
     const expiresMs = session.expires.getTime()
-    const result = storeSet(this.#storeId, token, encoded, session.cacheExpiry, expiresMs)
+    // With Redis, the store marks the write pending in the same step; redisSet / redisDelete settle it.
+    const result = storeSet(this.#storeId, token, encoded, session.cacheExpiry, expiresMs, this.#redisOn)
     if (result === SetResult.Stored) {
       // This thread's next get of it returns this very object, as InMemorySessionCacheStrategy does
       // (replacing what the near cache held for it).
@@ -355,16 +357,19 @@ class NativeSessionCacheStrategy {
     if (typeof sessionToken !== 'string') return
     this.#near?.forget(sessionToken)
     const store = this.#storeOrReopen()
+    if (store === undefined) return
+    // One native call deletes here and in Redis (fenced against every thread's reads in flight).
+    if (this.#redisOn && sessionToken.isWellFormed()) return store.deleteThrough(sessionToken).then(this.#noteWrite)
     // Deletes nothing for a token with a lone surrogate (nothing is stored under one).
-    if (store !== undefined) storeDelete(this.#storeId, sessionToken)
-    if (this.#redisOn && sessionToken.isWellFormed()) return store.redisDelete(sessionToken).then(this.#noteWrite)
+    storeDelete(this.#storeId, sessionToken)
   }
 
   clear() {
     this.#near?.reset()
     const store = this.#storeOrReopen()
+    // One native call clears here and in Redis (fenced against every thread's reads in flight).
+    if (this.#redisOn) return store.clearThrough().then(this.#noteWrite)
     store?.clear()
-    if (this.#redisOn) return store.redisClear().then(this.#noteWrite)
   }
 
   /** Counters and sizes of the store, shared by every strategy with the same name in this process. */

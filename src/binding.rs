@@ -535,8 +535,8 @@ impl NativeStore {
     }
 
     /// Stores the encoded session (without its token) in Redis until its deadline, and tells the
-    /// other instances. Resolves with whether Redis took it, once it answered or the timeout passed;
-    /// never rejects.
+    /// other instances: after `storeSet(..., writeThrough = true)`, which marked the write pending.
+    /// Resolves with whether Redis took it, once it answered or the timeout passed; never rejects.
     #[napi(catch_unwind)]
     pub fn redis_set<'env>(
         &self,
@@ -558,8 +558,10 @@ impl NativeStore {
         })
     }
 
-    /// Deletes `token`'s session in Redis and tells the other instances; resolves with whether Redis
-    /// took it (if not, the tier bumps the namespace when Redis is back); never rejects.
+    /// Deletes `token`'s session in Redis and tells the other instances, after a
+    /// `storeSet(..., writeThrough = true)` that did not keep it (which marked the write pending);
+    /// resolves with whether Redis took it (if not, the tier bumps the namespace when Redis is back);
+    /// never rejects.
     #[napi(catch_unwind)]
     pub fn redis_delete<'env>(&self, env: &'env Env, token: String) -> Result<Object<'env>> {
         self.redis_write(env, |tier| {
@@ -568,10 +570,43 @@ impl NativeStore {
         })
     }
 
-    /// Makes every session in Redis unreachable and tells the other instances; never rejects.
+    /// Deletes `token`'s session here and in Redis, and tells the other instances. The local delete
+    /// and its "write pending" fence are one step under the store's writer lock, so no thread's read of
+    /// Redis sent before the Redis delete lands fills the session back. Resolves with whether Redis
+    /// took it (if not, the tier bumps the namespace when Redis is back); never rejects.
     #[napi(catch_unwind)]
-    pub fn redis_clear<'env>(&self, env: &'env Env) -> Result<Object<'env>> {
+    pub fn delete_through<'env>(&self, env: &'env Env, token: String) -> Result<Object<'env>> {
         self.redis_write(env, |tier| {
+            if let Some(store) = &self.store {
+                store.delete_then_write(&tier.key_hash(&token));
+            }
+            let op = tier.delete(&token);
+            async move { op.await == WriteOutcome::Done }
+        })
+    }
+
+    /// Drops a session the caller refused to store, here and in Redis (an older value there must
+    /// not outlive it), fenced as `deleteThrough` is; counts the refusal.
+    #[napi(catch_unwind)]
+    pub fn reject_through<'env>(&self, env: &'env Env, token: String) -> Result<Object<'env>> {
+        self.redis_write(env, |tier| {
+            if let Some(store) = &self.store {
+                store.reject_then_write(&tier.key_hash(&token));
+            }
+            let op = tier.delete(&token);
+            async move { op.await == WriteOutcome::Done }
+        })
+    }
+
+    /// Makes every session unreachable here and in Redis, and tells the other instances. The local
+    /// clear and its fence are one step: until the namespace bump is acknowledged no read of Redis
+    /// fills the store, and reads sent before then never do. Never rejects.
+    #[napi(catch_unwind)]
+    pub fn clear_through<'env>(&self, env: &'env Env) -> Result<Object<'env>> {
+        self.redis_write(env, |tier| {
+            if let Some(store) = &self.store {
+                store.clear_then_write();
+            }
             let op = tier.clear();
             async move { op.await == WriteOutcome::Done }
         })

@@ -53,15 +53,15 @@ impl InvalidationSink for StoreSink {
         }
     }
 
-    fn write_started(&self, key_hash: &str) {
-        if let Some(store) = self.store.upgrade() {
-            store.begin_write(key_hash);
-        }
-    }
-
     fn write_settled(&self, key_hash: &str) {
         if let Some(store) = self.store.upgrade() {
             store.end_write(key_hash);
+        }
+    }
+
+    fn clear_settled(&self) {
+        if let Some(store) = self.store.upgrade() {
+            store.end_clear();
         }
     }
 }
@@ -296,6 +296,106 @@ mod tests {
                 _ => assert_eq!(local, None, "{name}: the older value was put back"),
             }
         }
+    }
+
+    /// Another thread's whole read (ticket, Redis answer, fill) lands between this thread's local
+    /// write and its Redis write settling: the read may answer the older value, but it must not put
+    /// it back in the store both threads share.
+    fn read_in_flight_across_a_write(local_write: fn(&Store), settle: fn(&StoreSink)) -> bool {
+        let store = Arc::new(Store::new(StoreConfig::default(), Arc::new(WallClock)));
+        store.set("h", b"old".to_vec().into(), 4e9, 4e12);
+        let sink = StoreSink::new(&store);
+        local_write(&store);
+        let ticket = store.fill_ticket("h");
+        complete_fill(
+            &Arc::downgrade(&store),
+            &valid_lease(),
+            "h",
+            ticket,
+            &far_payload("old"),
+        );
+        settle(&sink);
+        store.get_with("h", |hit| hit.value.to_vec()).as_deref() == Some(&b"old"[..])
+    }
+
+    #[test]
+    fn no_thread_refills_what_another_thread_deleted_while_its_redis_delete_is_on_the_way() {
+        let refilled = read_in_flight_across_a_write(
+            |store| {
+                store.delete_then_write("h");
+            },
+            |sink| sink.write_settled("h"),
+        );
+        assert!(!refilled, "the deleted session was put back");
+    }
+
+    #[test]
+    fn no_thread_refills_what_another_thread_rejected_while_its_redis_delete_is_on_the_way() {
+        let refilled = read_in_flight_across_a_write(
+            |store| store.reject_then_write("h"),
+            |sink| sink.write_settled("h"),
+        );
+        assert!(!refilled, "the rejected session's older value was put back");
+    }
+
+    #[test]
+    fn no_thread_refills_what_another_thread_cleared_before_the_namespace_bump_landed() {
+        let refilled = read_in_flight_across_a_write(
+            |store| store.clear_then_write(),
+            |sink| sink.clear_settled(),
+        );
+        assert!(!refilled, "a cleared session was put back");
+    }
+
+    #[test]
+    fn a_clear_fences_reads_taken_before_it_during_it_and_only_those() {
+        let store = Arc::new(Store::new(StoreConfig::default(), Arc::new(WallClock)));
+        let fill = |ticket| {
+            store.fill(
+                "h",
+                b"v".to_vec().into(),
+                WallClock.now_ms() + 60_000,
+                ticket,
+            )
+        };
+        let before = store.fill_ticket("h");
+        store.clear_then_write();
+        let during = store.fill_ticket("h");
+        assert!(!fill(before), "a read sent before the clear");
+        assert!(
+            !fill(during),
+            "a read sent before the namespace bump was acknowledged"
+        );
+        store.end_clear();
+        assert!(
+            !fill(during),
+            "a read sent before the acknowledgement, checked after it"
+        );
+        assert!(
+            fill(store.fill_ticket("h")),
+            "a read sent after the acknowledgement"
+        );
+    }
+
+    #[test]
+    fn a_set_through_the_tier_is_never_overwritten_by_an_older_value_read_meanwhile() {
+        let store = Arc::new(Store::new(StoreConfig::default(), Arc::new(WallClock)));
+        let sink = StoreSink::new(&store);
+        let (outcome, _) = store.set_placed_then_write("h", b"newer".to_vec().into(), 4e9, 4e12);
+        assert_eq!(outcome, crate::store::SetOutcome::Stored);
+        let ticket = store.fill_ticket("h");
+        complete_fill(
+            &Arc::downgrade(&store),
+            &valid_lease(),
+            "h",
+            ticket,
+            &far_payload("older"),
+        );
+        sink.write_settled("h");
+        assert_eq!(
+            store.get_with("h", |hit| hit.value.to_vec()).as_deref(),
+            Some(&b"newer"[..])
+        );
     }
 
     #[test]

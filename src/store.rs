@@ -103,6 +103,7 @@ const FENCE_STRIPES: usize = 4096;
 pub struct FillTicket {
     stripe: usize,
     fence: u64,
+    clear_generation: u64,
     epoch: u32,
 }
 
@@ -205,6 +206,11 @@ pub struct Store {
     /// Writes of a key hashing to the stripe still on their way to a slower layer: its answers may
     /// predate them, so no fill of the stripe is stored meanwhile.
     pending: Box<[AtomicU64]>,
+    /// Clears still on their way to a slower layer: no fill at all meanwhile.
+    clears_pending: AtomicU64,
+    /// Advanced when such a clear starts and when it settles: a fill whose read was sent before
+    /// either is refused.
+    clear_generation: AtomicU64,
 }
 
 impl Store {
@@ -227,6 +233,8 @@ impl Store {
             time,
             fences: (0..FENCE_STRIPES).map(|_| AtomicU64::new(0)).collect(),
             pending: (0..FENCE_STRIPES).map(|_| AtomicU64::new(0)).collect(),
+            clears_pending: AtomicU64::new(0),
+            clear_generation: AtomicU64::new(0),
         }
     }
 
@@ -328,6 +336,72 @@ impl Store {
         }
     }
 
+    /// A set whose write to a slower layer follows (the caller then writes it there, which settles it
+    /// with [`end_write`](Self::end_write)): stored, and the key's write marked pending, in one hold of
+    /// the writer lock, so that no read of the older value sent meanwhile, by any thread, fills it back.
+    pub fn set_placed_then_write(
+        &self,
+        key: &str,
+        value: Box<[u8]>,
+        cache_expiry_s: f64,
+        expires_ms: f64,
+    ) -> (SetOutcome, Option<Placement>) {
+        let now = self.time.now_ms();
+        let deadline = deadline_ms(now, cache_expiry_s, expires_ms, self.config.ttl_ms);
+        let mut writer = self.lock_writer();
+        self.advance_fence(key);
+        self.mark_write_pending(key);
+        match self.put(&mut writer, key, value, deadline, now, self.table.epoch()) {
+            Ok(placement) => (SetOutcome::Stored, Some(placement)),
+            Err(outcome) => (outcome, None),
+        }
+    }
+
+    /// A delete whose write to a slower layer follows: removed, and the write marked pending, in one
+    /// hold of the writer lock (see [`set_placed_then_write`](Self::set_placed_then_write)).
+    pub fn delete_then_write(&self, key: &str) -> bool {
+        let mut writer = self.lock_writer();
+        self.advance_fence(key);
+        self.mark_write_pending(key);
+        self.remove(&mut writer, key, Removal::Deleted)
+    }
+
+    /// A refusal whose delete in a slower layer follows, as [`delete_then_write`](Self::delete_then_write).
+    pub fn reject_then_write(&self, key: &str) {
+        let mut writer = self.lock_writer();
+        self.advance_fence(key);
+        self.mark_write_pending(key);
+        self.remove(&mut writer, key, Removal::Rejected);
+        bump(&self.counters.rejected);
+    }
+
+    /// A clear whose clear of a slower layer follows (settled by [`end_clear`](Self::end_clear)):
+    /// every entry dead, and every fill refused until then, and every fill whose read was sent before
+    /// then refused after it too (the slower layer may have answered it from before its clear).
+    pub fn clear_then_write(&self) {
+        let _writer = self.lock_writer();
+        self.clears_pending.fetch_add(1, Ordering::AcqRel);
+        self.clear_generation.fetch_add(1, Ordering::AcqRel);
+        self.table.advance_epoch();
+        bump(&self.counters.clears);
+    }
+
+    /// The slower layer's clear took effect (or was given up on, its layers flushed): reads sent from
+    /// now on may fill again, reads sent before stay refused.
+    pub fn end_clear(&self) {
+        let _writer = self.lock_writer();
+        self.clear_generation.fetch_add(1, Ordering::AcqRel);
+        // Saturating: an end without a begin (a tier outliving a reopened store) must not wrap.
+        let _ = self
+            .clears_pending
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+    }
+
+    /// Called under the writer lock, with the write it fences.
+    fn mark_write_pending(&self, key: &str) {
+        self.pending[self.stripe_of(key)].fetch_add(1, Ordering::AcqRel);
+    }
+
     fn stripe_of(&self, key: &str) -> usize {
         (self.map.hasher().hash_one(key) as usize) % FENCE_STRIPES
     }
@@ -335,12 +409,6 @@ impl Store {
     /// Called under the writer lock by every write of `key`.
     fn advance_fence(&self, key: &str) {
         self.fences[self.stripe_of(key)].fetch_add(1, Ordering::AcqRel);
-    }
-
-    /// A write of `key` to the slower layer starts: until [`end_write`](Self::end_write), no fill
-    /// of it is stored (the slower layer may still answer the older value).
-    pub fn begin_write(&self, key: &str) {
-        self.pending[self.stripe_of(key)].fetch_add(1, Ordering::AcqRel);
     }
 
     /// That write has landed (or was given up on): fills whose read was sent before now stay
@@ -362,6 +430,7 @@ impl Store {
         FillTicket {
             stripe,
             fence,
+            clear_generation: self.clear_generation.load(Ordering::Acquire),
             epoch: self.table.epoch(),
         }
     }
@@ -374,6 +443,8 @@ impl Store {
         let mut writer = self.lock_writer();
         if self.fences[ticket.stripe].load(Ordering::Acquire) != ticket.fence
             || self.pending[ticket.stripe].load(Ordering::Acquire) != 0
+            || self.clears_pending.load(Ordering::Acquire) != 0
+            || self.clear_generation.load(Ordering::Acquire) != ticket.clear_generation
             || self.table.epoch() != ticket.epoch
             || self.stripe_of(key) != ticket.stripe
         {
@@ -757,8 +828,7 @@ mod tests {
         // after the local delete got the older value from Redis and refilled it.
         let (s, _) = store(10, 1 << 20, None);
         put(&s, "a", "older");
-        s.delete("a");
-        s.begin_write("a");
+        s.delete_then_write("a");
         let ticket = s.fill_ticket("a");
         assert!(
             !fill(&s, "a", "older", ticket),

@@ -17,6 +17,7 @@ const { npmCli } = require('./install-check.js')
 
 const root = path.resolve(__dirname, '..', '..')
 const { name } = require('../../package.json')
+const HOST_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt'
 
 /** The instructions of a Dockerfile: continuation lines joined, comments dropped. */
 function parseDockerfile(text) {
@@ -59,13 +60,19 @@ function imageRoot(image) {
   const rootDir = debianRoot('bookworm')
   const local = path.join(rootDir, 'usr', 'local')
   fs.mkdirSync(path.join(local, 'bin'), { recursive: true })
-  fs.copyFileSync(nodeBinary('linux-x64', major), path.join(local, 'bin', 'node'))
-  fs.chmodSync(path.join(local, 'bin', 'node'), 0o755)
+  // Copied beside, then renamed over: a Node still running from the old file keeps it.
+  fs.copyFileSync(nodeBinary('linux-x64', major), path.join(local, 'bin', 'node.new'))
+  fs.chmodSync(path.join(local, 'bin', 'node.new'), 0o755)
+  fs.renameSync(path.join(local, 'bin', 'node.new'), path.join(local, 'bin', 'node'))
   const npmDir = path.join(local, 'lib', 'node_modules', 'npm')
   fs.rmSync(npmDir, { recursive: true, force: true })
   fs.cpSync(path.resolve(path.dirname(npmCli()), '..'), npmDir, { recursive: true })
   fs.rmSync(path.join(local, 'bin', 'npm'), { force: true })
   fs.symlinkSync('../lib/node_modules/npm/bin/npm-cli.js', path.join(local, 'bin', 'npm'))
+  // The image's CA certificates (the official image has Debian's): this machine's bundle, which also
+  // holds what its registry access needs.
+  fs.mkdirSync(path.join(rootDir, 'etc', 'ssl', 'certs'), { recursive: true })
+  fs.copyFileSync(HOST_CA_BUNDLE, path.join(rootDir, HOST_CA_BUNDLE))
   return rootDir
 }
 
@@ -105,7 +112,12 @@ function runDockerfileInstall({ dockerfile, tarball, work }) {
   if (from.length !== 1) throw new Error(`${path.basename(dockerfile)}: one stage expected, found ${from.length}`)
   const image = from[0].args
   const rootDir = imageRoot(image)
-  const env = { PATH: '/usr/local/bin:/usr/bin:/bin', npm_config_cache: '/root/.npm', npm_config_update_notifier: 'false' }
+  const env = {
+    PATH: '/usr/local/bin:/usr/bin:/bin',
+    npm_config_cache: '/root/.npm',
+    npm_config_cafile: HOST_CA_BUNDLE,
+    npm_config_update_notifier: 'false',
+  }
   let workdir = '/'
   const done = []
   for (const { instruction, args } of steps) {

@@ -285,10 +285,12 @@ pub fn store_get(id: u32, token: Token) -> Option<Encoded> {
 }
 
 /// Stores the encoded session; when stored, where it went is in the store's `hitMeta()` (the
-/// near cache keeps the very object that was set).
+/// near cache keeps the very object that was set). With `write_through` (the Redis tier is on), the
+/// write is also marked pending in the same step, and the caller must then call `redisSet` (or
+/// `redisDelete` when it was not kept), which settles it.
 #[napi(
     catch_unwind,
-    ts_args_type = "id: number, token: string, encoded: string, cacheExpiryS: number, expiresMs: number"
+    ts_args_type = "id: number, token: string, encoded: string, cacheExpiryS: number, expiresMs: number, writeThrough: boolean"
 )]
 pub fn store_set(
     id: u32,
@@ -296,20 +298,31 @@ pub fn store_set(
     encoded: EncodedArg,
     cache_expiry_s: f64,
     expires_ms: f64,
+    write_through: bool,
 ) -> SetResult {
     let Some(token) = token.as_str() else {
         return SetResult::IllFormedToken;
     };
     with_open(id, |open| {
+        let through = write_through && open.tier.get().is_some();
         let Some(key) = tier_key(&open.tier, token) else {
             // Not trustworthy: nothing enters the local store; drop what it may hold.
-            open.store.delete(&tier_local_key(&open.tier, token));
+            let key = tier_local_key(&open.tier, token);
+            if through {
+                open.store.delete_then_write(&key);
+            } else {
+                open.store.delete(&key);
+            }
             return SetResult::NotKeptLocally;
         };
         let value = encoded.0;
-        let (outcome, placement) = open
-            .store
-            .set_placed(&key, value, cache_expiry_s, expires_ms);
+        let (outcome, placement) = if through {
+            open.store
+                .set_placed_then_write(&key, value, cache_expiry_s, expires_ms)
+        } else {
+            open.store
+                .set_placed(&key, value, cache_expiry_s, expires_ms)
+        };
         if let Some(placement) = placement {
             open.write_meta(placement);
         }

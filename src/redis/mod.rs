@@ -96,13 +96,15 @@ pub trait InvalidationSink: Send + Sync + 'static {
     fn invalidate(&self, key_hash: &str);
     /// Drop everything: another instance cleared, or invalidations may have been missed.
     fn invalidate_all(&self);
-    /// This instance starts writing (or deleting) the session with this key hash in Redis: until
-    /// [`write_settled`](Self::write_settled), Redis may still hold the older value, and a read of it
-    /// must not refill local layers. Called on the caller's thread.
-    fn write_started(&self, _key_hash: &str) {}
-    /// That write took effect, was repaired, or was given up on as lost (local layers are then
-    /// flushed and distrusted until a namespace bump). Once per `write_started`.
+    /// A write (or delete) of the session with this key hash that this instance sent took effect, was
+    /// repaired, or was given up on as lost (local layers are then flushed and distrusted until a
+    /// namespace bump). Once per [`RedisTier::set`] / [`RedisTier::delete`]: their caller marked the
+    /// write pending in its local layers, in the same step as the local write (until it settles, Redis
+    /// may still hold the older value, and a read of it must not refill them).
     fn write_settled(&self, _key_hash: &str) {}
+    /// A clear (namespace bump) this instance sent took effect, or was given up on as lost. Once per
+    /// [`RedisTier::clear`], whose caller marked it pending in the same step as the local clear.
+    fn clear_settled(&self) {}
 }
 
 /// The answer of a `get`.
@@ -571,10 +573,13 @@ impl Inner {
         match self.bump_namespace(self.op_deadline()).await {
             true => {
                 bump(&self.counters.clears);
+                self.sink.clear_settled();
                 WriteOutcome::Done
             }
             false => {
+                // Flushed and distrusted first: a bump landing later finds nothing to refill.
                 self.apply(Event::WriteLost);
+                self.sink.clear_settled();
                 WriteOutcome::Unavailable
             }
         }
@@ -927,7 +932,10 @@ impl RedisTier {
     /// deletes any older value, as `delete` does.
     pub fn set(&self, token: &str, payload: &[u8], deadline_ms: u64) -> Op<SetOutcome> {
         let key_hash = self.key_hash(token);
-        self.inner.sink.write_started(&key_hash);
+        if self.runtime.handle().is_none() {
+            self.inner.sink.write_settled(&key_hash);
+            return Op::ready(SetOutcome::Unavailable);
+        }
         let inner = Arc::clone(&self.inner);
         match ttl::px_until(deadline_ms, self.inner.clock.now_ms()) {
             Some(px_ms) => {
@@ -944,7 +952,10 @@ impl RedisTier {
     /// Deletes `token`'s value and tells the other instances.
     pub fn delete(&self, token: &str) -> Op<WriteOutcome> {
         let key_hash = self.key_hash(token);
-        self.inner.sink.write_started(&key_hash);
+        if self.runtime.handle().is_none() {
+            self.inner.sink.write_settled(&key_hash);
+            return Op::ready(WriteOutcome::Unavailable);
+        }
         let inner = Arc::clone(&self.inner);
         self.spawn(async move { inner.delete(key_hash).await })
     }
@@ -952,6 +963,10 @@ impl RedisTier {
     /// Makes every stored value unreachable at once (a namespace bump; old values die by their
     /// TTL) and tells the other instances.
     pub fn clear(&self) -> Op<WriteOutcome> {
+        if self.runtime.handle().is_none() {
+            self.inner.sink.clear_settled();
+            return Op::ready(WriteOutcome::Unavailable);
+        }
         let inner = Arc::clone(&self.inner);
         self.spawn(async move { inner.clear().await })
     }
