@@ -223,6 +223,8 @@ export interface StoreOptions {
   maxBytes: number
   maxEntryBytes: number
   ttlMs?: number
+  /** The strategy has the `redis` option: the store's keys are keyed hashes of the tokens. */
+  withRedis: boolean
 }
 
 /**

@@ -412,6 +412,19 @@ describe('options', () => {
     a.set(s)
     expect(b.get(s.token)).toStrictEqual(s)
   })
+  test('the same name with and without redis is a clear error: their stores keep different keys', () => {
+    const name = f.storeName('redis-mix')
+    const plain = new NativeSessionCacheStrategy({ name, maxEntries: 10 })
+    const redis = { url: 'redis://127.0.0.1:1', secret: 'a-secret-for-this-test' }
+    expect(() => new NativeSessionCacheStrategy({ name, maxEntries: 10, redis })).toThrow(
+      /already exists in this process with maxEntries 10.*without redis; this one asks for maxEntries 10.*with redis\./,
+    )
+    plain.destroy()
+    const other = f.storeName('redis-mix-other')
+    const withRedis = new NativeSessionCacheStrategy({ name: other, maxEntries: 10, redis })
+    expect(() => new NativeSessionCacheStrategy({ name: other, maxEntries: 10 })).toThrow(/with redis; this one asks for .*without redis\./)
+    withRedis.destroy()
+  })
 })
 
 describe("Vendure's lifecycle", () => {

@@ -115,7 +115,7 @@ class NativeSessionCacheStrategy {
     const { name, maxEntries, maxBytes, maxEntryBytes, ttlMs, nearCacheSize } = this.#options
     let store
     try {
-      store = new NativeStore(name, { maxEntries, maxBytes, maxEntryBytes, ttlMs })
+      store = new NativeStore(name, { maxEntries, maxBytes, maxEntryBytes, ttlMs, withRedis: this.#options.redis !== undefined })
     } catch (error) {
       // Jest runs many test files in one process; the store (native memory) outlives its module registry.
       const hint =

@@ -26,6 +26,8 @@ pub struct StoreOptions {
     pub max_bytes: f64,
     pub max_entry_bytes: f64,
     pub ttl_ms: Option<f64>,
+    /// The strategy has the `redis` option: the store's keys are keyed hashes of the tokens.
+    pub with_redis: bool,
 }
 
 /// Store-wide counters and sizes.
@@ -336,7 +338,12 @@ impl NativeStore {
             max_entry_bytes: options.max_entry_bytes as usize,
             ttl_ms: options.ttl_ms.map(|ms| ms as u64),
         };
-        let store = registry::open(&name, config)
+        let keys = if options.with_redis {
+            registry::KeyScheme::TierHashes
+        } else {
+            registry::KeyScheme::Tokens
+        };
+        let store = registry::open(&name, config, keys)
             .map_err(|mismatch| Error::new(Status::InvalidArg, mismatch.to_string()))?;
         let hit_meta: Arc<HitMeta> = Arc::new(Default::default());
         let tier: TierCell = Arc::new(OnceLock::new());

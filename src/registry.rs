@@ -15,6 +15,16 @@ struct Registered {
     store: Weak<Store>,
     /// Handles held by strategies.
     handles: Arc<AtomicUsize>,
+    keys: KeyScheme,
+}
+
+/// What a store's keys are. Strategies sharing a store must agree: with Redis the keys are keyed
+/// hashes of the tokens (what invalidations name), without it the tokens themselves, so a delete made
+/// in one scheme would miss an entry stored in the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyScheme {
+    Tokens,
+    TierHashes,
 }
 
 static STORES: LazyLock<Mutex<HashMap<String, Registered>>> = LazyLock::new(Default::default);
@@ -41,19 +51,23 @@ impl Drop for Handle {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigMismatch {
     pub name: String,
-    pub existing: StoreConfig,
-    pub requested: StoreConfig,
+    pub existing: (StoreConfig, KeyScheme),
+    pub requested: (StoreConfig, KeyScheme),
 }
 
 impl std::fmt::Display for ConfigMismatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let describe = |c: &StoreConfig| {
+        let describe = |(c, keys): &(StoreConfig, KeyScheme)| {
             format!(
-                "maxEntries {}, maxBytes {}, maxEntryBytes {}, ttl {}",
+                "maxEntries {}, maxBytes {}, maxEntryBytes {}, ttl {}, {}",
                 c.max_entries,
                 c.max_bytes,
                 c.max_entry_bytes,
-                c.ttl_ms.map_or("none".to_string(), |t| format!("{t} ms"))
+                c.ttl_ms.map_or("none".to_string(), |t| format!("{t} ms")),
+                match keys {
+                    KeyScheme::Tokens => "without redis",
+                    KeyScheme::TierHashes => "with redis",
+                }
             )
         };
         write!(
@@ -68,17 +82,17 @@ impl std::fmt::Display for ConfigMismatch {
 }
 
 /// A handle on the store called `name`, created with `config` unless a strategy holds one already.
-pub fn open(name: &str, config: StoreConfig) -> Result<Handle, ConfigMismatch> {
+pub fn open(name: &str, config: StoreConfig, keys: KeyScheme) -> Result<Handle, ConfigMismatch> {
     let mut stores = STORES.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(registered) = stores.get(name) {
         // Handles are only taken under this lock, so a count of 0 stays 0 while we look.
         if registered.handles.load(Ordering::Acquire) > 0 {
             if let Some(store) = registered.store.upgrade() {
-                if store.config() != config {
+                if store.config() != config || registered.keys != keys {
                     return Err(ConfigMismatch {
                         name: name.to_string(),
-                        existing: store.config(),
-                        requested: config,
+                        existing: (store.config(), registered.keys),
+                        requested: (config, keys),
                     });
                 }
                 registered.handles.fetch_add(1, Ordering::AcqRel);
@@ -97,6 +111,7 @@ pub fn open(name: &str, config: StoreConfig) -> Result<Handle, ConfigMismatch> {
         Registered {
             store: Arc::downgrade(&store),
             handles: Arc::clone(&handles),
+            keys,
         },
     );
     crate::sweeper::ensure_running();
@@ -126,17 +141,36 @@ mod tests {
 
     #[test]
     fn the_same_name_shares_one_store() {
-        let a = open("registry-share", config(10)).unwrap();
-        let b = open("registry-share", config(10)).unwrap();
+        let a = open("registry-share", config(10), KeyScheme::Tokens).unwrap();
+        let b = open("registry-share", config(10), KeyScheme::Tokens).unwrap();
         assert!(Arc::ptr_eq(&a, &b));
-        let other = open("registry-other", config(10)).unwrap();
+        let other = open("registry-other", config(10), KeyScheme::Tokens).unwrap();
         assert!(!Arc::ptr_eq(&a, &other));
     }
 
     #[test]
+    fn the_same_name_with_and_without_redis_is_refused_clearly() {
+        let _a = open("registry-keys", config(10), KeyScheme::Tokens).unwrap();
+        let err = open("registry-keys", config(10), KeyScheme::TierHashes)
+            .err()
+            .unwrap();
+        let message = err.to_string();
+        assert!(
+            message.contains("ttl none, without redis; this one asks for"),
+            "{message}"
+        );
+        assert!(
+            message.contains("ttl none, with redis. Give it the same options"),
+            "{message}"
+        );
+    }
+
+    #[test]
     fn other_bounds_under_the_same_name_are_refused_clearly() {
-        let _a = open("registry-mismatch", config(10)).unwrap();
-        let err = open("registry-mismatch", config(20)).err().unwrap();
+        let _a = open("registry-mismatch", config(10), KeyScheme::Tokens).unwrap();
+        let err = open("registry-mismatch", config(20), KeyScheme::Tokens)
+            .err()
+            .unwrap();
         let message = err.to_string();
         assert!(message.contains("'registry-mismatch'"), "{message}");
         assert!(
@@ -147,9 +181,9 @@ mod tests {
 
     #[test]
     fn a_released_store_is_recreated_with_new_bounds() {
-        let first = open("registry-release", config(10)).unwrap();
+        let first = open("registry-release", config(10), KeyScheme::Tokens).unwrap();
         drop(first);
-        let second = open("registry-release", config(30)).unwrap();
+        let second = open("registry-release", config(30), KeyScheme::Tokens).unwrap();
         assert_eq!(second.config().max_entries, 30);
     }
 
@@ -157,14 +191,14 @@ mod tests {
     fn a_store_still_held_by_the_sweeper_does_not_keep_its_name() {
         // The sweeper (or a Redis reply in flight) holds the store itself for a moment after the
         // last strategy let go: a new strategy with other bounds must not be refused meanwhile.
-        let first = open("registry-sweeping", config(10)).unwrap();
+        let first = open("registry-sweeping", config(10), KeyScheme::Tokens).unwrap();
         let sweeper_hold: Arc<Store> = Arc::clone(&first);
         drop(first);
-        let second = open("registry-sweeping", config(30)).unwrap();
+        let second = open("registry-sweeping", config(30), KeyScheme::Tokens).unwrap();
         assert_eq!(second.config().max_entries, 30);
         assert!(!Arc::ptr_eq(&second, &sweeper_hold));
         // The same name with the same bounds now shares the new store, not the old one.
-        let third = open("registry-sweeping", config(30)).unwrap();
+        let third = open("registry-sweeping", config(30), KeyScheme::Tokens).unwrap();
         assert!(Arc::ptr_eq(&second, &third));
         drop(sweeper_hold);
     }
