@@ -15,6 +15,14 @@
 //! only if the ticket still holds (no `set`, `delete` or `clear()` of this process, and no
 //! invalidation from another, since) and the lease is current. A fill that loses still answers its
 //! own `get` (the read and the write overlapped), but leaves nothing behind for later ones.
+//!
+//! **Writes fence in the same step.** Every thread of the process shares the store, so a write's
+//! local step and the fence that keeps Redis' older answer out are one call under the store's writer
+//! lock ([`Store::set_placed_then_write`], [`Store::delete_then_write`],
+//! [`Store::reject_then_write`], [`Store::clear_then_write`]); the tier settles the fence when Redis
+//! took the write or it was given up on ([`InvalidationSink::write_settled`],
+//! [`InvalidationSink::clear_settled`], once per write, also when the runtime is gone). No read sent
+//! before the settling, by any thread, fills the key (for a clear: any key).
 
 use crate::redis::{InvalidationSink, Lease, Lookup, RedisTier, RedisTierConfig};
 use crate::store::{FillTicket, Store};

@@ -37,7 +37,7 @@ function declaredSymbols(dir) {
     if (!file.endsWith('.rs')) continue
     const source = fs.readFileSync(path.join(dir, 'src', file), 'utf8')
     for (const match of source.matchAll(/\bpub\s+(?:fn|static)\s+([A-Za-z_][A-Za-z0-9_]*)/g)) names.add(`_${match[1]}`)
-    for (const match of source.matchAll(/=>\s*(k[A-Z][A-Za-z0-9_]*)\s*,/g)) names.add(`_${match[1]}`)
+    for (const match of source.matchAll(/=>\s*(k[A-Z][A-Za-z0-9_]*)\b/g)) names.add(`_${match[1]}`)
   }
   return [...names].sort()
 }
