@@ -80,7 +80,11 @@ function releaseTarball() {
   const dist = path.join(WORK, 'dist')
   fs.rmSync(dist, { recursive: true, force: true })
   fs.mkdirSync(dist, { recursive: true })
-  const file = execFileSync('npm', ['pack', '--silent', '--pack-destination', dist], { cwd: root, encoding: 'utf8' }).trim().split('\n').pop()
+  // --ignore-scripts: prepack would rebuild this machine's binary (newer glibc) over build:all's.
+  const file = execFileSync('npm', ['pack', '--silent', '--ignore-scripts', '--pack-destination', dist], { cwd: root, encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .pop()
   return path.join(dist, file)
 }
 
