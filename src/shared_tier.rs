@@ -77,6 +77,8 @@ impl InvalidationSink for StoreSink {
 /// A tier and what it was asked for, so a second strategy asking for another Redis is refused.
 pub struct SharedTier {
     pub tier: RedisTier,
+    /// The store its sink writes invalidations to: a tier is adopted only by that store.
+    store: Weak<Store>,
     url: String,
     key_prefix: String,
     secret_hash: blake3::Hash,
@@ -158,9 +160,23 @@ fn same_tier(existing: &SharedTier, name: &str, config: &RedisTierConfig) -> Res
     }
 }
 
-fn live(name: &str) -> Option<Arc<SharedTier>> {
+/// The live tier of `name`, if it is wired to `store`. One wired to another store (a store of the same
+/// name that a `destroy()` released while its tier was still connecting, as @vendure/testing's
+/// lifecycle does) is never adopted: its invalidations go to that store, not this one.
+fn live(name: &str, store: &Arc<Store>) -> Option<Arc<SharedTier>> {
     let tiers = TIERS.lock().unwrap_or_else(|p| p.into_inner());
-    tiers.get(name).and_then(Weak::upgrade)
+    tiers
+        .get(name)
+        .and_then(Weak::upgrade)
+        .filter(|shared| shared.serves(store))
+}
+
+impl SharedTier {
+    fn serves(&self, store: &Arc<Store>) -> bool {
+        self.store
+            .upgrade()
+            .is_some_and(|own| Arc::ptr_eq(&own, store))
+    }
 }
 
 /// The tier of the store called `name`, connected with `config` if no live one exists. Blocks while
@@ -170,7 +186,7 @@ pub fn open(
     store: &Arc<Store>,
     config: RedisTierConfig,
 ) -> Result<Arc<SharedTier>, String> {
-    if let Some(existing) = live(name) {
+    if let Some(existing) = live(name, store) {
         same_tier(&existing, name, &config)?;
         return Ok(existing);
     }
@@ -183,7 +199,11 @@ pub fn open(
     // to be coherent with Redis, so it goes.
     store.clear();
     let mut tiers = TIERS.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(existing) = tiers.get(name).and_then(Weak::upgrade) {
+    if let Some(existing) = tiers
+        .get(name)
+        .and_then(Weak::upgrade)
+        .filter(|shared| shared.serves(store))
+    {
         // Another thread connected meanwhile: use its tier, drop ours (outside the lock: it joins).
         drop(tiers);
         drop(tier);
@@ -192,6 +212,7 @@ pub fn open(
     }
     let shared = Arc::new(SharedTier {
         tier,
+        store: Arc::downgrade(store),
         url,
         key_prefix,
         secret_hash,

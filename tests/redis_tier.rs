@@ -640,3 +640,36 @@ fn losing_trust_flushes_the_local_store_at_once_and_again_on_recovery() {
     );
     assert_ne!(store.slot_table().epoch(), epoch);
 }
+
+#[test]
+fn a_tier_wired_to_a_released_store_is_not_adopted_by_the_next_store_of_that_name() {
+    // @vendure/testing's lifecycle: destroy() while init() still connects releases the store's name;
+    // the next init opens a new store of that name while the first tier is still alive.
+    use vendure_native_session_cache::shared_tier;
+    use vendure_native_session_cache::store::{Store, StoreConfig};
+    let _serial = serial();
+    let server = RedisServer::start();
+    let name = "adopted-across-destroy";
+    let first_store = Arc::new(Store::new(StoreConfig::default(), Arc::new(WallClock)));
+    let first = shared_tier::open(name, &first_store, config(&server.url())).unwrap();
+    let second_store = Arc::new(Store::new(StoreConfig::default(), Arc::new(WallClock)));
+    let second = shared_tier::open(name, &second_store, config(&server.url())).unwrap();
+    assert!(
+        !Arc::ptr_eq(&first, &second),
+        "the new store adopted a tier whose invalidations go to the released one"
+    );
+    // The new store hears another instance's delete through its own tier.
+    let other = shared_tier::open(
+        "another-instance",
+        &Arc::new(Store::new(StoreConfig::default(), Arc::new(WallClock))),
+        config(&server.url()),
+    )
+    .unwrap();
+    let key = second.local_key(TOKEN);
+    second_store.set(&key, b"v".to_vec().into(), 4e9, 4e12);
+    quick("delete", other.tier.delete(TOKEN));
+    assert!(eventually(Duration::from_secs(1), || second_store
+        .get_with(&key, |_| ())
+        .is_none()));
+    drop(first);
+}
