@@ -326,14 +326,7 @@ impl Store {
         cache_expiry_s: f64,
         expires_ms: f64,
     ) -> (SetOutcome, Option<Placement>) {
-        let now = self.time.now_ms();
-        let deadline = deadline_ms(now, cache_expiry_s, expires_ms, self.config.ttl_ms);
-        let mut writer = self.lock_writer();
-        self.advance_fence(key);
-        match self.put(&mut writer, key, value, deadline, now, self.table.epoch()) {
-            Ok(placement) => (SetOutcome::Stored, Some(placement)),
-            Err(outcome) => (outcome, None),
-        }
+        self.place(key, value, cache_expiry_s, expires_ms, false)
     }
 
     /// A set whose write to a slower layer follows (the caller then writes it there, which settles it
@@ -346,11 +339,24 @@ impl Store {
         cache_expiry_s: f64,
         expires_ms: f64,
     ) -> (SetOutcome, Option<Placement>) {
+        self.place(key, value, cache_expiry_s, expires_ms, true)
+    }
+
+    fn place(
+        &self,
+        key: &str,
+        value: Box<[u8]>,
+        cache_expiry_s: f64,
+        expires_ms: f64,
+        write_follows: bool,
+    ) -> (SetOutcome, Option<Placement>) {
         let now = self.time.now_ms();
         let deadline = deadline_ms(now, cache_expiry_s, expires_ms, self.config.ttl_ms);
         let mut writer = self.lock_writer();
         self.advance_fence(key);
-        self.mark_write_pending(key);
+        if write_follows {
+            self.mark_write_pending(key);
+        }
         match self.put(&mut writer, key, value, deadline, now, self.table.epoch()) {
             Ok(placement) => (SetOutcome::Stored, Some(placement)),
             Err(outcome) => (outcome, None),
